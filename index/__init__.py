@@ -1,0 +1,1 @@
+"""citeqa ingestion: cleaning, sentence splitting, chunking, embedding, index build and storage."""

@@ -1,0 +1,52 @@
+"""Sentence-transformers embedder, loaded once, from a folder on disk (never from a hub)."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+# No code path may try the network: the model is a folder shipped inside a PyPI package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+
+class Embedder:
+    """Normalized embeddings; `encode` is safe to call from several threads (one at a time)."""
+
+    def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+
+        self.model_path = Path(model_path)
+        if not (self.model_path / "config.json").exists() and not (self.model_path / "modules.json").exists():
+            raise FileNotFoundError(f"no sentence-transformers model in {self.model_path}")
+        self.model_name = model_name or self.model_path.name
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_seq_length = int(self._model.max_seq_length)
+        self._lock = threading.Lock()  # a torch module is not re-entrant across threads
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
+    def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if progress is None:
+            progress = sys.stderr.isatty() and len(texts) > self.batch_size
+        with self._lock:
+            vecs = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,  # a tqdm bar, on a terminal only
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)

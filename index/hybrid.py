@@ -1,0 +1,190 @@
+"""The persisted hybrid index: SQLite store (truth, BM25) + FAISS (dense cache), one write path.
+
+Used by `citeqa ingest` and by the service's document endpoints alike, so both are incremental,
+atomic and leave the same files behind.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import chunk_text
+from index.documents import Chunk, CleanDocument, Span
+from index.embedding import Embedder
+from index.manifest import check_compatible, expected_manifest, write_json_atomic
+from index.sentences import split_sentences
+from index.store import IndexCorrupt, Store
+from index.tokens import count_tokens
+from index.vectors import DenseIndex, resolve_factory
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "citeqa.sqlite3"
+
+
+@dataclass
+class Bundle:
+    """A document ready to store: its chunks, sentences and their vectors."""
+
+    doc: CleanDocument
+    chunks: list[Chunk]
+    sentences: list[Span]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
+    # The headline gives every chunk its context (who/what the article is about).
+    return f"{doc.title}\n{chunk.text}" if doc.title and not chunk.text.startswith(doc.title) else chunk.text
+
+
+def _kind(factory: str) -> str:
+    f = factory.upper()
+    return "hnsw" if "HNSW" in f else "ivf" if "IVF" in f else "flat"
+
+
+class HybridIndex:
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        chunk_tokens: int = 160,
+        chunk_overlap: int = 1,
+        faiss_factory: str = "auto",
+        ann_threshold: int = 200_000,
+        ef_search: int = 64,
+        create: bool = False,
+        for_writing: bool = False,
+        rebuild: bool = False,
+    ):
+        self.dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunk_tokens = chunk_tokens
+        self.chunk_overlap = chunk_overlap
+        self.faiss_factory = faiss_factory
+        self.ann_threshold = ann_threshold
+        self.ef_search = ef_search
+        self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap)
+        db = self.dir / DB_NAME
+        if not create and not db.exists():
+            raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
+        self.store = Store(db, create=create)
+        if not rebuild:  # a rebuild replaces whatever the index was built with
+            check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
+        self._write_lock = threading.Lock()
+        self._dense_lock = threading.RLock()
+        self.dense = DenseIndex(embedder.dim, "Flat") if rebuild else self._load_dense()
+
+    @classmethod
+    def from_settings(cls, settings, embedder: Embedder, **kw) -> "HybridIndex":
+        return cls(
+            settings.index_dir,
+            embedder,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap_sentences,
+            faiss_factory=settings.faiss_factory,
+            ann_threshold=settings.auto_ann_threshold,
+            ef_search=settings.hnsw_ef_search,
+            **kw,
+        )
+
+    # ---- dense cache ----------------------------------------------------------------------
+    def _dense_path(self, generation: int) -> Path:
+        return self.dir / f"dense-{generation}.faiss"
+
+    def _load_dense(self) -> DenseIndex:
+        gen = self.store.generation()
+        path = self._dense_path(gen)
+        if path.exists():
+            try:
+                dense = DenseIndex.load(path, ef_search=self.ef_search)
+                if dense.dim == self.embedder.dim:
+                    return dense
+            except RuntimeError as exc:  # a torn or foreign file: the store has the vectors
+                log.warning("dense index %s unreadable (%s); rebuilding from the store", path, exc)
+        dense = self._rebuild_dense()
+        if gen:
+            self._save_dense(dense, gen)
+        return dense
+
+    def _rebuild_dense(self) -> DenseIndex:
+        n = self.store.counts()["chunks"]
+        factory = resolve_factory(self.faiss_factory, n, self.ann_threshold)
+        parts = list(self.store.iter_vectors())
+        if parts:
+            ids = np.concatenate([p[0] for p in parts])
+            vecs = np.concatenate([p[1] for p in parts])
+        else:
+            ids, vecs = np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
+        return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search)
+
+    def _save_dense(self, dense: DenseIndex, generation: int) -> None:
+        try:
+            dense.save(self._dense_path(generation))
+        except OSError as exc:  # read-only folder: the index still works from memory
+            log.warning("could not save the dense index: %s", exc)
+            return
+        for old in self.dir.glob("dense-*.faiss"):
+            if old.name != self._dense_path(generation).name:
+                old.unlink(missing_ok=True)
+
+    # ---- preparing documents (no writes) ----------------------------------------------------
+    def prepare(self, docs: list[CleanDocument], progress: bool | None = None) -> list[Bundle]:
+        """Chunk, split and embed documents, batching the model calls across all of them."""
+        pieces = []
+        chunk_texts: list[str] = []
+        sentence_texts: list[str] = []
+        for doc in docs:
+            sentences = split_sentences(doc.text)
+            chunks = chunk_text(doc.doc_id, doc.text, sentences, self.chunk_tokens, self.chunk_overlap, count_tokens)
+            units = [u for ch in chunks for u in ch.sentences]
+            units = list(dict.fromkeys(units))  # overlap repeats sentences across chunks
+            pieces.append((doc, chunks, units))
+            chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
+            sentence_texts.extend(doc.text[u.start : u.end] for u in units)
+        vecs = self.embedder.encode(chunk_texts + sentence_texts, progress=progress)
+        chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
+        bundles, ci, si = [], 0, 0
+        for doc, chunks, units in pieces:
+            bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)]))
+            ci += len(chunks)
+            si += len(units)
+        return bundles
+
+    # ---- the write path ---------------------------------------------------------------------
+    def apply(self, bundles: list[Bundle], removals: list[str], wipe: bool = False) -> None:
+        """Commit bundles and removals atomically, then bring the dense cache up to date."""
+        with self._write_lock:
+            removed_ids, added_ids, added_vecs = self.store.write(bundles, removals, self.expected, wipe=wipe)
+            gen = self.store.generation()
+            with self._dense_lock:
+                n = self.store.counts()["chunks"]
+                want = resolve_factory(self.faiss_factory, n, self.ann_threshold)
+                if self.dense.supports_remove and _kind(want) == _kind(self.dense.factory):
+                    self.dense.remove(removed_ids)
+                    self.dense.add(added_ids, added_vecs)
+                else:
+                    self.dense = self._rebuild_dense()
+            self._save_dense(self.dense, gen)
+            manifest = self.store.manifest()
+            if manifest:
+                write_json_atomic(self.dir / "manifest.json", manifest)
+
+    # ---- reads ------------------------------------------------------------------------------
+    def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        with self._dense_lock:
+            scores, ids = self.dense.search(qvec, k, allowed)
+        return [(int(i), float(s)) for i, s in zip(ids, scores)]
+
+    def search_bm25(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self.store.bm25(query, k, allowed)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["Bundle", "HybridIndex", "IndexCorrupt"]

@@ -1,0 +1,102 @@
+"""Find article files and read them into clean documents; bad files are reported, not fatal."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.cleaning import clean_html, clean_text
+from index.documents import CleanDocument
+
+SUPPORTED = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html"}
+MAX_FILE_BYTES = 20_000_000
+
+
+class BadInput(ValueError):
+    """A file that cannot become a document; str(exc) is the reason shown to the user."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+    """Files to ingest under `paths` (sorted), and the ones passed over with the reason."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for root in paths:
+        if not root.exists():
+            skipped.append(Skipped(str(root), "no such file or directory"))
+        elif root.is_dir():
+            if not os.access(root, os.R_OK | os.X_OK):
+                skipped.append(Skipped(str(root), "permission denied"))
+                continue
+            for p in sorted(root.rglob("*")):
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts):
+                    (files if p.suffix.lower() in SUPPORTED else skipped).append(
+                        p if p.suffix.lower() in SUPPORTED else Skipped(str(p), _unsupported(p))
+                    )
+        elif root.suffix.lower() in SUPPORTED:
+            files.append(root)
+        else:
+            skipped.append(Skipped(str(root), _unsupported(root)))
+    return files, skipped
+
+
+def _unsupported(p: Path) -> str:
+    return f"unsupported file type {p.suffix or '(none)'!r} (expected one of {', '.join(sorted(SUPPORTED))})"
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BadInput(f"file is too large ({size} bytes > {MAX_FILE_BYTES})")
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise BadInput("permission denied") from exc
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror or exc}") from exc
+
+
+def decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+    if "\x00" in text:
+        raise BadInput("contains NUL bytes (a binary file?)")
+    return text
+
+
+def make_document(doc_id: str, text: str, kind: str = "text", source: str = "", sha256: str | None = None,
+                  title: str | None = None, date: str | None = None) -> CleanDocument:
+    """Clean one article; raises BadInput when nothing of it is left."""
+    if not text.strip():
+        raise BadInput("empty file")
+    cleaned = clean_html(text) if kind == "html" else clean_text(text)
+    if not cleaned.text.strip():
+        raise BadInput("no article text left after cleaning")
+    return CleanDocument(
+        doc_id=doc_id,
+        title=title or cleaned.title,
+        text=cleaned.text,
+        date=date or cleaned.date,
+        author=cleaned.author,
+        source=source,
+        sha256=sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def load_file(path: Path) -> CleanDocument:
+    data = read_bytes(path)
+    return make_document(
+        doc_id=path.stem,
+        text=decode(data),
+        kind=SUPPORTED.get(path.suffix.lower(), "text"),
+        source=str(path.resolve()),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

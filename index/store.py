@@ -1,0 +1,310 @@
+"""SQLite store: documents, chunks, sentences and their vectors, BM25 (FTS5), manifest.
+
+SQLite is the source of truth and the unit of atomicity: one ingest (or one API write) is one
+transaction, so a crash at any moment leaves the previous state. The FAISS file is a cache of the
+chunk vectors kept here, tagged with the store's generation, and rebuilt from them when missing or
+stale. FTS5 gives an incremental BM25 that commits in the same transaction as the documents; a
+separate in-memory BM25 (bm25s) would need its own file kept in step by hand.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, author TEXT, source TEXT NOT NULL,
+    sha256 TEXT NOT NULL, text TEXT NOT NULL, n_chunks INTEGER NOT NULL, ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, n_tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='porter unicode61');
+"""
+
+# Words too common to rank by; FTS5 would otherwise OR them into every query.
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been before being between both but by can
+    could did do does during each for from had has have he her his how i if in into is it its
+    me more most my no not of on or our out over own same she should so some such than that the
+    their them then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your""".split()
+)
+_term = re.compile(r"\w+", re.UNICODE)
+
+
+class IndexCorrupt(RuntimeError):
+    """The index folder cannot be read; the message says what to do."""
+
+
+@dataclass
+class DocumentRow:
+    doc_id: str
+    title: str
+    date: str | None
+    author: str | None
+    source: str
+    sha256: str
+    n_chunks: int
+    ingested_at: str
+
+
+@dataclass
+class ChunkRow:
+    id: int
+    chunk_id: str
+    doc_id: str
+    ord: int
+    start: int
+    end: int
+
+
+@dataclass
+class SentenceRow:
+    doc_id: str
+    start: int
+    end: int
+    vector: np.ndarray
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks)."""
+    terms = []
+    for t in _term.findall(text.casefold()):
+        if t not in STOPWORDS and t not in terms and (len(t) > 1 or t.isdigit()):
+            terms.append(t)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])
+
+
+def _blob(vec: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
+
+
+class Store:
+    """One SQLite file. Connections are per thread; writes are serialized by SQLite itself."""
+
+    def __init__(self, path: Path, create: bool = False):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise FileNotFoundError(f"no index at {self.path.parent} (run `citeqa ingest` first)")
+        self._local = threading.local()
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self.conn
+            if create:
+                conn.executescript(SCHEMA)
+            conn.execute("SELECT count(*) FROM documents").fetchone()
+            conn.execute("SELECT count(*) FROM chunks_fts").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(
+                f"the index at {self.path.parent} is corrupt or incomplete ({exc}); "
+                "re-run `citeqa ingest --rebuild`"
+            ) from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---- metadata -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def manifest(self) -> dict | None:
+        raw = self.get_meta("manifest")
+        return json.loads(raw) if raw else None
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    # ---- reads ----------------------------------------------------------------------------
+    def documents(self) -> list[DocumentRow]:
+        rows = self.conn.execute(
+            "SELECT doc_id, title, date, author, source, sha256, n_chunks, ingested_at FROM documents ORDER BY doc_id"
+        ).fetchall()
+        return [DocumentRow(*r) for r in rows]
+
+    def document(self, doc_id: str) -> DocumentRow | None:
+        r = self.conn.execute(
+            "SELECT doc_id, title, date, author, source, sha256, n_chunks, ingested_at FROM documents WHERE doc_id=?",
+            (doc_id,),
+        ).fetchone()
+        return DocumentRow(*r) if r else None
+
+    def document_text(self, doc_id: str) -> str | None:
+        r = self.conn.execute("SELECT text FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        return r[0] if r else None
+
+    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(doc_ids))
+        if not ids:
+            return {}
+        q = f"SELECT doc_id, text FROM documents WHERE doc_id IN ({','.join('?' * len(ids))})"
+        return dict(self.conn.execute(q, ids).fetchall())
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        q = f"SELECT id, chunk_id, doc_id, ord, start, end FROM chunks WHERE id IN ({','.join('?' * len(ids))})"
+        return {r[0]: ChunkRow(*r) for r in self.conn.execute(q, ids)}
+
+    def chunk_ids_for(self, doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> np.ndarray:
+        """Row ids of the chunks whose document passes the filters."""
+        where, args = _doc_filter(doc_ids, date_from, date_to)
+        rows = self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}", args
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def sentences_in(self, spans: list[tuple[str, int, int]]) -> list[SentenceRow]:
+        """Sentences (with vectors) lying inside the given (doc_id, start, end) spans, deduplicated."""
+        out: dict[tuple[str, int], SentenceRow] = {}
+        for doc_id, start, end in spans:
+            for d, s, e, blob in self.conn.execute(
+                "SELECT doc_id, start, end, vector FROM sentences WHERE doc_id=? AND start>=? AND end<=? ORDER BY start",
+                (doc_id, start, end),
+            ):
+                if (d, s) not in out:
+                    out[(d, s)] = SentenceRow(d, s, e, np.frombuffer(blob, dtype=np.float32))
+        return list(out.values())
+
+    def bm25(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk row id, score) by BM25; higher is better."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        sql = "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+        args: list = [match]
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            sql += f" AND rowid IN ({','.join(str(int(i)) for i in allowed)})"
+        sql += " ORDER BY bm25(chunks_fts, 0.5, 1.0) LIMIT ?"
+        args.append(int(k))
+        return [(int(r), float(s)) for r, s in self.conn.execute(sql, args)]
+
+    def iter_vectors(self, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            yield ids, vecs
+            last = int(ids[-1])
+
+    def counts(self) -> dict[str, int]:
+        c = self.conn
+        return {
+            "documents": c.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "chunks": c.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "sentences": c.execute("SELECT count(*) FROM sentences").fetchone()[0],
+        }
+
+    # ---- the one write path ---------------------------------------------------------------
+    def write(self, bundles: list, removals: list[str], manifest: dict, wipe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In one transaction: drop `removals` and the old versions of `bundles`, insert `bundles`,
+        bump the generation. Returns (removed chunk row ids, added chunk row ids, added vectors)."""
+        conn = self.conn
+        removed: list[int] = []
+        added_ids: list[int] = []
+        added_vecs: list[np.ndarray] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if wipe:
+                removed = [r[0] for r in conn.execute("SELECT id FROM chunks")]
+                conn.execute("DELETE FROM chunks_fts")
+                conn.execute("DELETE FROM sentences")
+                conn.execute("DELETE FROM chunks")
+                conn.execute("DELETE FROM documents")
+            for doc_id in list(removals) + [b.doc.doc_id for b in bundles]:
+                ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
+                removed.extend(ids)
+                conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in ids])
+                conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))  # cascades
+            for b in bundles:
+                d = b.doc
+                conn.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,datetime('now'))",
+                    (d.doc_id, d.title, d.date, d.author, d.source, d.sha256, d.text, len(b.chunks)),
+                )
+                for ch, vec in zip(b.chunks, b.chunk_vectors):
+                    cur = conn.execute(
+                        "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, n_tokens, vector) VALUES (?,?,?,?,?,?,?)",
+                        (ch.chunk_id, d.doc_id, ch.ord, ch.start, ch.end, ch.n_tokens, _blob(vec)),
+                    )
+                    conn.execute(
+                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, d.title, ch.text)
+                    )
+                    added_ids.append(cur.lastrowid)
+                    added_vecs.append(vec)
+                conn.executemany(
+                    "INSERT INTO sentences (doc_id, ord, start, end, vector) VALUES (?,?,?,?,?)",
+                    [(d.doc_id, i, s.start, s.end, _blob(v)) for i, (s, v) in enumerate(zip(b.sentences, b.sentence_vectors))],
+                )
+            generation = int(self.get_meta("generation") or 0) + 1
+            counts = self.counts()
+            manifest = {**manifest, "generation": generation, "counts": counts}
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?,?)",
+                [("generation", str(generation)), ("manifest", json.dumps(manifest))],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        dim = len(added_vecs[0]) if added_vecs else 0
+        vecs = np.stack(added_vecs).astype(np.float32) if added_vecs else np.zeros((0, dim), np.float32)
+        return np.array(removed, dtype=np.int64), np.array(added_ids, dtype=np.int64), vecs
+
+
+def _doc_filter(doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> tuple[str, list]:
+    clauses, args = ["1=1"], []
+    if doc_ids is not None:
+        clauses.append(f"d.doc_id IN ({','.join('?' * len(doc_ids))})" if doc_ids else "0=1")
+        args.extend(doc_ids)
+    if date_from:
+        clauses.append("d.date IS NOT NULL AND d.date >= ?")
+        args.append(date_from)
+    if date_to:
+        clauses.append("d.date IS NOT NULL AND d.date <= ?")
+        args.append(date_to)
+    return " AND ".join(clauses), args

@@ -1,0 +1,1 @@
+"""citeqa service: settings, answering, HTTP API and chat page."""

