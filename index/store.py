@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.terms import STOPWORDS, terms as content_terms
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -34,20 +36,15 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, vector BLOB NOT NULL
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, vector BLOB NOT NULL,
+    terms TEXT NOT NULL
 );
+-- in how many sentences each content term occurs: the IDF of the answerer's lexical overlap
+CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='porter unicode61');
 """
 
-# Words too common to rank by; FTS5 would otherwise OR them into every query.
-STOPWORDS = frozenset(
-    """a about after all also an and any are as at be been before being between both but by can
-    could did do does during each for from had has have he her his how i if in into is it its
-    me more most my no not of on or our out over own same she should so some such than that the
-    their them then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your""".split()
-)
 _term = re.compile(r"\w+", re.UNICODE)
 
 
@@ -83,6 +80,7 @@ class SentenceRow:
     start: int
     end: int
     vector: np.ndarray
+    terms: frozenset[str]
 
 
 def fts_query(text: str) -> str | None:
@@ -195,13 +193,22 @@ class Store:
         """Sentences (with vectors) lying inside the given (doc_id, start, end) spans, deduplicated."""
         out: dict[tuple[str, int], SentenceRow] = {}
         for doc_id, start, end in spans:
-            for d, s, e, blob in self.conn.execute(
-                "SELECT doc_id, start, end, vector FROM sentences WHERE doc_id=? AND start>=? AND end<=? ORDER BY start",
+            for d, s, e, blob, terms in self.conn.execute(
+                "SELECT doc_id, start, end, vector, terms FROM sentences WHERE doc_id=? AND start>=? AND end<=? ORDER BY start",
                 (doc_id, start, end),
             ):
                 if (d, s) not in out:
-                    out[(d, s)] = SentenceRow(d, s, e, np.frombuffer(blob, dtype=np.float32))
+                    out[(d, s)] = SentenceRow(d, s, e, np.frombuffer(blob, dtype=np.float32), frozenset(terms.split()))
         return list(out.values())
+
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({term: number of sentences containing it}, number of sentences)."""
+        terms = list(set(terms))
+        n = int(self.get_meta("n_sentences") or 0)
+        if not terms:
+            return {}, n
+        q = f"SELECT term, df FROM term_df WHERE term IN ({','.join('?' * len(terms))})"
+        return dict(self.conn.execute(q, terms).fetchall()), n
 
     def bm25(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk row id, score) by BM25; higher is better."""
@@ -249,8 +256,10 @@ class Store:
         added_vecs: list[np.ndarray] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            df_delta: dict[str, int] = {}
             if wipe:
                 removed = [r[0] for r in conn.execute("SELECT id FROM chunks")]
+                conn.execute("DELETE FROM term_df")
                 conn.execute("DELETE FROM chunks_fts")
                 conn.execute("DELETE FROM sentences")
                 conn.execute("DELETE FROM chunks")
@@ -258,6 +267,9 @@ class Store:
             for doc_id in list(removals) + [b.doc.doc_id for b in bundles]:
                 ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
                 removed.extend(ids)
+                for (t,) in conn.execute("SELECT terms FROM sentences WHERE doc_id=?", (doc_id,)):
+                    for term in t.split():
+                        df_delta[term] = df_delta.get(term, 0) - 1
                 conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in ids])
                 conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))  # cascades
             for b in bundles:
@@ -276,16 +288,27 @@ class Store:
                     )
                     added_ids.append(cur.lastrowid)
                     added_vecs.append(vec)
+                rows = []
+                for i, (s, v) in enumerate(zip(b.sentences, b.sentence_vectors)):
+                    sent_terms = sorted(set(content_terms(d.text[s.start : s.end])))
+                    for term in sent_terms:
+                        df_delta[term] = df_delta.get(term, 0) + 1
+                    rows.append((d.doc_id, i, s.start, s.end, _blob(v), " ".join(sent_terms)))
                 conn.executemany(
-                    "INSERT INTO sentences (doc_id, ord, start, end, vector) VALUES (?,?,?,?,?)",
-                    [(d.doc_id, i, s.start, s.end, _blob(v)) for i, (s, v) in enumerate(zip(b.sentences, b.sentence_vectors))],
+                    "INSERT INTO sentences (doc_id, ord, start, end, vector, terms) VALUES (?,?,?,?,?,?)", rows
                 )
+            conn.executemany(
+                "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+                [(t, n) for t, n in df_delta.items() if n],
+            )
+            conn.execute("DELETE FROM term_df WHERE df <= 0")
             generation = int(self.get_meta("generation") or 0) + 1
             counts = self.counts()
             manifest = {**manifest, "generation": generation, "counts": counts}
             conn.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?,?)",
-                [("generation", str(generation)), ("manifest", json.dumps(manifest))],
+                [("generation", str(generation)), ("manifest", json.dumps(manifest)),
+                 ("n_sentences", str(counts["sentences"]))],
             )
             conn.execute("COMMIT")
         except BaseException:

@@ -1,0 +1,1 @@
+"""Answerers turn retrieved passages into a cited answer. `factory.create` picks one by name."""

@@ -1,0 +1,32 @@
+"""The answerer interface: retrieval and the API depend on this, not on an implementation."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.retrieval import Hit
+from service.schemas import Citation
+
+
+@dataclass
+class Answer:
+    text: str
+    short_answer: str | None
+    abstained: bool
+    confidence: float
+    citations: list[Citation]
+    debug: dict = field(default_factory=dict)
+
+
+ABSTAIN_TEXT = "The articles do not say."
+
+
+class Answerer(ABC):
+    """`run` gets the question, its embedding and the retrieved passages, returns a cited answer."""
+
+    name: str = "base"
+
+    @abstractmethod
+    def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer: ...

@@ -1,0 +1,117 @@
+"""Request and response models: the contract of the API, the CLI's --json and the eval harness."""
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] | None = Field(None, max_length=1000, description="only these documents")
+    date_from: dt.date | None = Field(None, description="only documents dated on or after (YYYY-MM-DD)")
+    date_to: dt.date | None = Field(None, description="only documents dated on or before (YYYY-MM-DD)")
+
+
+def _question(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("must not be empty or whitespace")
+    return v
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, examples=["When did real-time missile-data sharing start?"])
+    top_k: int = Field(5, ge=1, le=20)
+    filters: Filters | None = None
+
+    _strip = field_validator("question")(_question)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS)
+    top_k: int = Field(5, ge=1, le=20)
+    filters: Filters | None = None
+
+    _strip = field_validator("query")(_question)
+
+
+class Citation(BaseModel):
+    n: int = Field(..., ge=1, description="the [n] marker in the answer")
+    doc_id: str
+    title: str
+    date: str | None
+    chunk_id: str
+    quote: str = Field(..., description="the exact sentence: document text[start:end]")
+    start: int = Field(..., ge=0)
+    end: int = Field(..., ge=0)
+    score: float
+
+
+class Passage(BaseModel):
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    text: str
+    start: int = Field(..., ge=0)
+    end: int = Field(..., ge=0)
+    score: float
+
+
+class Timings(BaseModel):
+    retrieve: float
+    answer: float
+    total: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    short_answer: str | None
+    abstained: bool
+    confidence: float = Field(..., description="answer confidence in [0, 1]; below the threshold the service abstains")
+    citations: list[Citation]
+    passages: list[Passage]
+    timings_ms: Timings
+
+
+class SearchResponse(BaseModel):
+    results: list[Passage]
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    date: str | None
+    chunks: int
+    sha256: str
+
+
+class DocumentDetail(DocumentSummary):
+    text: str
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    title: str | None = Field(None, max_length=500)
+    date: dt.date | None = None
+    text: str = Field(..., min_length=1, max_length=900_000)
+
+
+class DeleteResult(BaseModel):
+    doc_id: str
+    deleted: bool
+
+
+class ErrorBody(BaseModel):
+    detail: str | list

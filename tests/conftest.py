@@ -1,0 +1,66 @@
+"""Shared fixtures: the real model (loaded once) and a real index built once from seeds/."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.embedding import Embedder
+from service.settings import REPO_ROOT, Settings
+
+SEEDS = REPO_ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder(Settings().resolved_model_path(), batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory, embedder) -> Path:
+    """An index built from seeds/ once per test session. Treat as read-only: copy it to write."""
+    from index.hybrid import HybridIndex
+    from index.ingest import ingest
+
+    d = tmp_path_factory.mktemp("seed-index") / "index"
+    idx = HybridIndex(d, embedder, create=True, for_writing=True)
+    ingest(idx, [SEEDS], progress=False)
+    idx.close()
+    return d
+
+
+def make_settings(index_dir: Path, **kw) -> Settings:
+    return Settings(index_dir=index_dir, seeds_dir=SEEDS, api_key=None, **kw)
+
+
+@pytest.fixture(scope="session")
+def seed_settings(seed_index_dir) -> Settings:
+    return make_settings(seed_index_dir)
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_settings, embedder):
+    """A loaded engine over the seed index, shared by read-only tests."""
+    from service.engine import Engine
+
+    engine = Engine.load(seed_settings, embedder=embedder)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def index_copy(seed_index_dir, tmp_path) -> Path:
+    """A private, writable copy of the seed index."""
+    dst = tmp_path / "index"
+    shutil.copytree(seed_index_dir, dst)
+    return dst
+
+
+@pytest.fixture
+def writable_engine(index_copy, embedder):
+    from service.engine import Engine
+
+    engine = Engine.load(make_settings(index_copy), embedder=embedder)
+    yield engine
+    engine.close()
