@@ -10,17 +10,21 @@ import re
 from dataclasses import dataclass
 
 WHEN, HOW_MANY, WHO, WHERE, WHY, HOW, WHAT, YESNO = "when", "how-many", "who", "where", "why", "how", "what", "yes-no"
-TYPED = {WHEN, HOW_MANY, WHO, WHERE}  # types whose answer is a span we can recognise
+TYPED = {WHEN, HOW_MANY, WHO, WHERE, "name"}  # types whose answer is a span we can recognise
 
+# "which U.S. official", "what exact day", but not "what did the officials …"
+_WH = (r"\b(?:which|what)\s+(?:(?!(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|should)\b)"
+       r"[\w.’'-]+\s+){0,3}?")
+NAME = "name"
 _Q_RULES: list[tuple[str, str]] = [
     (HOW_MANY, r"\bhow (many|much)\b|\bwhat (number|percentage|share|amount) of\b|\bnumber of\b.*\?$"),
-    (WHEN, r"^(when|since when|until when|by when)\b|\b(what|which) (year|month|day|date|time|week)\b"
-           r"|\bon what (date|day)\b|\bwhen\b"),
-    (WHO, r"^(who|whom|whose)\b|\b(which|what) (person|people|official|officials|minister|leader|leaders|president"
-          r"|adviser|advisor|reporter|journalist|diplomat|diplomats|spokesman|spokesperson|author|newspaper|paper|daily)\b"
-          r"|\bwho\b"),
-    (WHERE, r"^where\b|\b(in|at) (what|which) (city|country|place|venue|location|hotel|capital)\b"
-            r"|\b(what|which) (city|country|place|venue|location|capital)\b|\bwhere\b"),
+    (NAME, r"\b(what|which) (is|was|were|are) the (code ?)?names? of\b|\bcode ?name\b|\bwhat (is|was) (it|\w+) called\b"
+           r"|\bwhat (is|was) the title of\b"),
+    (WHEN, rf"^(when|since when|until when|by when)\b|{_WH}(year|month|day|date|time|week)s?\b|\bwhen\b"),
+    (WHO, rf"^(who|whom|whose)\b|{_WH}(person|people|official|officials|minister|ministers|leader|leaders|president"
+          r"|adviser|advisor|advisers|reporter|journalist|diplomat|diplomats|spokesman|spokesperson|author|chief|head"
+          r"|envoy|envoys|counterpart|secretary|coordinator)\b|\bwho\b"),
+    (WHERE, rf"^where\b|{_WH}(city|cities|country|place|venue|location|hotel|capital|town)\b|\bwhere\b"),
     (WHY, r"^why\b|\b(what|which) (was|is|were|are) the (purpose|reason|goal|aim|motive)s?\b|\bfor what (purpose|reason)\b"
           r"|\bwhy\b"),
     (HOW, r"^how\b"),
@@ -29,12 +33,44 @@ _Q_RULES: list[tuple[str, str]] = [
 _q_rules = [(t, re.compile(p, re.I)) for t, p in _Q_RULES]
 
 
+_LEADING = [(WHO, r"^(who|whom|whose)\b"), (WHEN, r"^when\b"), (WHERE, r"^where\b"), (WHY, r"^why\b"),
+            (HOW_MANY, r"^how (many|much)\b")]
+_leading = [(t, re.compile(p, re.I)) for t, p in _LEADING]
+
+
 def question_type(question: str) -> str:
     q = question.strip()
+    for qtype, rule in _leading:  # the opening wh-word wins over one later in the question
+        if rule.search(q):
+            return qtype
     for qtype, rule in _q_rules:
         if rule.search(q):
             return qtype
     return WHAT
+
+
+_OFFICE_Q = re.compile(r"\b(?:minister|president|secretary|adviser|advisor|spokes(?:man|person|woman)|ambassador|"
+                       r"chief|head|leader|counterpart|official|envoy|coordinator|diplomat|reporter)\b", re.I)
+_CITY_Q = re.compile(rf"{_WH}(city|cities|town|capital)\b", re.I)
+_DAY_Q = re.compile(rf"{_WH}(day|date)\b|\bexact (day|date)\b", re.I)
+_HOW_MANY_FOCUS = re.compile(r"\bhow (?:many|much)\s+((?:[\w.’'-]+\s+){0,3}?[\w’'-]+)\s+(?:did|do|does|are|were|is|was|have|has|had|will|would|can|could)\b", re.I)
+
+
+def subtype(question: str, qtype: str) -> str | None:
+    """A narrower type where the question asks for one: a city (not any place), a day (not a year)."""
+    if qtype == WHERE and _CITY_Q.search(question):
+        return "city"
+    if qtype == WHEN and _DAY_Q.search(question):
+        return "day"
+    if qtype == WHO and re.match(r"\s*(who|whom|whose)\b", question, re.I) and _OFFICE_Q.search(question):
+        return "person"  # "who was Japan's defense minister": an office does not answer, a name does
+    return None
+
+
+def how_many_focus(question: str) -> str | None:
+    """The counted noun phrase of a how-many question ("leaders' summits" in "How many leaders' summits did …")."""
+    m = _HOW_MANY_FOCUS.search(question)
+    return m.group(1) if m else None
 
 
 # ---- span patterns ------------------------------------------------------------------------
@@ -83,10 +119,12 @@ _NOT_PERSON = re.compile(
     r"Administration|Presidential|Secretariat|Assembly|Party|Army|Navy|Air|Force|Command|Agency|Group|Bank|Association|"
     r"Malaysia|ASEAN|Critical|Emerging|Technologies|Generation|Next|Standards|Board|The|This|That|These|Those|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|"
-    r"September|October|November|December|Kicker|World|Load|More|Check|Also)\b"
+    r"September|October|November|December|Kicker|World|Load|More|Check|Also|Trilateral|Cooperation|Alliance|"
+    r"Relations|Strengthen|Strengthens|Bolster|Seeks|Urge|Pledge|Threats?|Deterrence|Dialogue|Purpose|Process|"
+    r"Fields|Military|Technology|Economy|Leaders’?|Said|Says|However|Meanwhile|Besides|Starting|Basically|Continually)\b"
 )
 _OFFICE = re.compile(
-    r"\b(?:(?:the|a|an|his|her|its|their)\s+)?(?:[\w’'-]+\s+){0,3}?(?:ministry|office|government|officials?|minister|president|"
+    r"\b(?:(?:the|a|an|his|her|its|their)\s+)?(?:[\w’'-]+\s+){0,3}?(?:ministry|office|government|officials?|ministers?|presidents?|"
     r"secretary|adviser|advisor|spokes(?:man|person|woman)|leaders?|chiefs?|diplomats|counterparts?|reporters?|"
     r"analysts|house|court|companies|paper|daily|pentagon)\b",
     re.I,
@@ -104,6 +142,13 @@ _place = re.compile(
     r"\b(?:" + "|".join(re.escape(p) for p in sorted(_PLACES, key=len, reverse=True)) + r")(?![\w])"
     r"|(?<=\bin )[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,3}|(?<=\bat )[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,3}"
 )
+
+
+_CITIES = {"Seoul", "Tokyo", "Washington", "Pyongyang", "Beijing", "Moscow", "Kuala Lumpur", "Busan", "Hiroshima",
+           "New York", "Manila", "Jakarta", "Singapore", "Hanoi", "Osaka", "Incheon", "Taipei", "Phnom Penh",
+           "Vientiane", "Bangkok", "London", "Paris", "Brussels", "Geneva", "Hawaii", "Honolulu", "central Seoul",
+           "a Seoul hotel", "a hotel in central Seoul", "Yongsan"}
+_NAME_SPAN = re.compile(r"[“\"‘'][^“”\"‘’']{2,60}[”\"’']|\b[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)+")
 
 
 @dataclass(frozen=True)
@@ -131,14 +176,43 @@ def numbers(text: str) -> list[TypedSpan]:
     return out
 
 
+_CAP_RUN = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
+_ABBREV = re.compile(r"(?:[A-Z]\.)+|[A-Z][a-z]{0,3}\.")
+_title_word = re.compile(rf"^(?:{_TITLE}|Prime|Vice|Deputy|First|General|State|Defense|of)$")
+
+
+def _not_person(word: str) -> bool:
+    return bool(_NOT_PERSON.fullmatch(word)) or any(_NOT_PERSON.fullmatch(p) for p in word.split("-") if p) \
+        or word in {"U.S.", "US", "UN", "U.N.", "PM"} or word.endswith(".")
+
+
 def people(text: str) -> list[TypedSpan]:
+    """Person names: a run of capitalised words after any leading titles and non-name words
+    ("U.S. National Security Adviser Jake Sullivan" → "Jake Sullivan"), two words or more, or
+    one word right after a title ("President Yoon")."""
     out = []
-    for m in _person.finditer(text):
-        words = m.group().split()
-        # drop a title-only or all-non-person phrase ("South Korea", "Camp David")
-        named = [w for w in words if not _NOT_PERSON.fullmatch(w) and not re.fullmatch(_TITLE, w)]
-        if len(named) >= 2 or (len(named) >= 1 and re.match(_TITLE, m.group())):
-            out.append(TypedSpan(m.start(), m.end(), m.group(), WHO))
+    for run in _CAP_RUN.finditer(text):
+        words = []
+        for m in re.finditer(r"\S+", run.group()):
+            w, end = m.group(), run.start() + m.end()
+            if w.endswith(".") and not _ABBREV.fullmatch(w):  # "Sullivan." ends the sentence
+                w, end = w[:-1], end - 1
+            words.append((run.start() + m.start(), end, w))
+        i, titled = 0, False
+        while i < len(words):
+            w = words[i][2]
+            if _title_word.match(w):
+                titled = True
+            elif not _not_person(w):
+                break
+            i += 1
+        name = []
+        for w in words[i:]:
+            if _not_person(w[2]) or _title_word.match(w[2]):
+                break
+            name.append(w)
+        if len(name) >= 2 or (name and titled):
+            out.append(TypedSpan(name[0][0], name[-1][1], text[name[0][0] : name[-1][1]], WHO))
     return out
 
 
@@ -150,16 +224,27 @@ def places(text: str) -> list[TypedSpan]:
     return _spans(_place, text, WHERE)
 
 
-def spans_for(qtype: str, text: str) -> list[TypedSpan]:
+def names(text: str) -> list[TypedSpan]:
+    return _spans(_NAME_SPAN, text, NAME)
+
+
+_DAY_LEVEL = re.compile(rf"\d|{_WEEKDAY}|\b(?:today|yesterday|tomorrow)\b", re.I)
+
+
+def spans_for(qtype: str, text: str, sub: str | None = None) -> list[TypedSpan]:
     """Candidate answer spans of the question's type in `text` (empty for untyped questions)."""
     if qtype == WHEN:
-        return dates(text)
+        found = dates(text)
+        return [s for s in found if _DAY_LEVEL.search(s.text) and not _year_like.match(s.text)] if sub == "day" else found
     if qtype == HOW_MANY:
         return numbers(text)
     if qtype == WHO:
-        return people(text) or offices(text)
+        return people(text) if sub == "person" else (people(text) or offices(text))
     if qtype == WHERE:
-        return places(text)
+        found = places(text)
+        return [s for s in found if s.text in _CITIES] if sub == "city" else found
+    if qtype == NAME:
+        return names(text)
     return []
 
 
@@ -170,20 +255,50 @@ def _key(s: str) -> str:
     return _norm.sub(" ", s.casefold()).strip()
 
 
-def novel_spans(qtype: str, sentence: str, question: str) -> list[TypedSpan]:
-    """Typed spans of the sentence that the question does not already contain."""
+_GENERIC_NAME_WORDS = re.compile(rf"^(?:{_TITLE}|South|North|Korean|Japanese|American|U\.S\.|US|National|Security|"
+                                 r"Foreign|Vice|First|Deputy|State|Defense|the|The)$")
+
+
+def novel_spans(qtype: str, sentence: str, question: str, focus: str | None = None, sub: str | None = None) -> list[TypedSpan]:
+    """Typed spans of the sentence that the question does not already contain.
+
+    A person counts as named by the question when any distinctive word of the name is in it
+    ("President Yoon Suk Yeol" for a question about "President Yoon"). A number must count the
+    question's focus ("seven leaders' summits" for "how many leaders' summits")."""
     q = f" {_key(question)} "
+    q_words = set(q.split())
     out = []
-    for span in spans_for(qtype, sentence):
+    for span in spans_for(qtype, sentence, sub):
         k = _key(span.text)
-        if k and f" {k} " not in q:
-            out.append(span)
+        if not k or f" {k} " in q:
+            continue
+        if qtype in (WHO, NAME):
+            distinctive = [w for w in span.text.split() if not _GENERIC_NAME_WORDS.match(w)]
+            if any(_key(w) in q_words for w in distinctive if len(_key(w)) > 2):
+                continue
+        if qtype == HOW_MANY and focus and not _counts(sentence, span, focus):
+            continue
+        out.append(span)
     return out
 
 
-def pick_short_answer(qtype: str, sentence: str, question: str, question_terms: set[str], term_fn) -> TypedSpan | None:
+def _stem_words(text: str) -> set[str]:
+    from index.terms import terms
+
+    return set(terms(text))
+
+
+def _counts(sentence: str, span: TypedSpan, focus: str) -> bool:
+    """The number is followed, within a few words, by the counted noun (the focus's head)."""
+    after = " ".join(sentence[span.end :].split()[:5])
+    head = focus.split()[-1] if focus.split() else focus
+    return bool(_stem_words(after) & _stem_words(head))
+
+
+def pick_short_answer(qtype: str, sentence: str, question: str, question_terms: set[str], term_fn,
+                      focus: str | None = None, sub: str | None = None) -> TypedSpan | None:
     """The typed span of the sentence nearest to the words it shares with the question."""
-    cands = novel_spans(qtype, sentence, question)
+    cands = novel_spans(qtype, sentence, question, focus, sub)
     if not cands:
         return None
     anchors = [m.start() for m in re.finditer(r"[^\W_]+(?:[-'’][^\W_]+)*", sentence)
@@ -195,3 +310,62 @@ def pick_short_answer(qtype: str, sentence: str, question: str, question_terms: 
         return min(abs(a - span.start) for a in anchors)
 
     return min(cands, key=distance)
+
+
+# ---- what a question pins down ------------------------------------------------------------
+_ORDINALS = ("second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\\d+(?:st|nd|rd|th)")
+_SPECIFIC = re.compile(rf"(?<![\w-])(?:\d[\w.-]*|{_ORDINALS})(?![\w])|(?<=-)\d+\b", re.I)
+
+
+def specifics(question: str) -> list[str]:
+    """Numbers, years and ordinals the question names: an answer about another one is no answer
+    ("the 2024 summit", "its sixth nuclear test", "the Hwasong-18")."""
+    return [m.group().lower() for m in _SPECIFIC.finditer(question)]
+
+
+_ENTITY_HEADS = (r"compan(?:y|ies)|firms?|organi[sz]ations?|ministr(?:y|ies)|agenc(?:y|ies)|publications?|newspapers?|"
+                 r"outlets?|institutions?|universit(?:y|ies)|part(?:y|ies)|banks?|groups?")
+_WHICH_ENTITY = re.compile(rf"{_WH}(?:{_ENTITY_HEADS})\b", re.I)
+
+
+def asks_for_named_entity(question: str) -> bool:
+    """"Which Japanese companies …", "which Seoul ministry …": the answer is a proper name."""
+    return bool(_WHICH_ENTITY.search(question))
+
+
+_FOCUS_OF = re.compile(r"\b(?:what|which)\s+(?:is|was|were|are)\s+the\s+((?:[\w’'-]+\s+){0,2}?[\w’'-]+)\s+of\b"
+                       r"|\b(?:what|which)\s+(?:kinds?|types?|sorts?|forms?)\s+of\s+((?:[\w’'-]+\s+){0,2}?[\w’'-]+?)"
+                       r"(?=\s+(?:did|do|does|is|was|were|are|will|would|has|have|had|took|take|in|on|at|for)\b|\?|$)", re.I)
+_NAME_OF = re.compile(r"\bnames? of (?:the |a |an |its |their )?((?:[\w’'.-]+\s+){0,5}?[\w’'-]+)"
+                      r"(?=\s+(?:that|which|who|whose|did|does|is|was|were|planned|launched|held|set)\b|\?|$)", re.I)
+
+
+def focus_noun(question: str) -> str | None:
+    """The noun a "what was the X of …" / "which types of X …" question asks about."""
+    m = _FOCUS_OF.search(question)
+    if not m:
+        return None
+    phrase = (m.group(1) or m.group(2) or "").strip()
+    return phrase.split()[-1] if phrase else None
+
+
+def name_focus(question: str) -> str | None:
+    """What a "what is the name of X" question wants named."""
+    m = _NAME_OF.search(question)
+    if not m:
+        return None
+    # capitalised words name the context ("… North Korea launched"), not the thing to be named
+    words = [w for w in m.group(1).split() if not w[:1].isupper()]
+    return " ".join(words) or None
+
+
+def near(sentence: str, span: TypedSpan, focus_terms: set[str], term_fn, window: int = 6) -> bool:
+    """The span overlaps, or stands within `window` words of, a word of the focus."""
+    words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", sentence)]
+    for i, (s, e, w) in enumerate(words):
+        if set(term_fn(w)) & focus_terms:
+            lo = words[max(0, i - window)][0]
+            hi = words[min(len(words) - 1, i + window)][1]
+            if span.start < hi and span.end > lo:
+                return True
+    return False

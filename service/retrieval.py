@@ -19,6 +19,7 @@ class Hit:
     chunk: ChunkRow
     score: float
     rank: int
+    dense: float = 0.0  # cosine of the query and the passage (0 when dense search did not return it)
 
 
 class Retriever:
@@ -43,10 +44,13 @@ class Retriever:
         allowed = self.allowed(filters)
         n = max(self.candidates, top_k)
         rankings = []
+        dense: dict[int, float] = {}
         if self.mode in ("hybrid", "dense") and qvec is not None:
-            rankings.append([i for i, _ in self.index.search_dense(qvec, n, allowed)])
+            found = self.index.search_dense(qvec, n, allowed)
+            dense = dict(found)
+            rankings.append([i for i, _ in found])
         if self.mode in ("hybrid", "bm25"):
             rankings.append([i for i, _ in self.index.search_bm25(query, n, allowed)])
         fused = rrf(rankings, k=self.rrf_k)[:top_k]
         rows = self.index.store.chunks(i for i, _ in fused)
-        return [Hit(i, rows[i], s, r) for r, (i, s) in enumerate(fused) if i in rows]
+        return [Hit(i, rows[i], s, r, dense.get(i, 0.0)) for r, (i, s) in enumerate(fused) if i in rows]

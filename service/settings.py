@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(30, ge=1, le=500)
-    abstain_threshold: float = 0.5
+    # None: the threshold fitted by `python -m eval.calibrate` (service/answerers/calibration.json)
+    abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_answer_words: int = 60
 
     # service

@@ -14,15 +14,18 @@ threshold (calibrated on the eval set: see eval/README and `citeqa eval`) the an
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from index.store import SentenceRow, Store
 from index.terms import terms
-from service.answer_types import TYPED, WHY, novel_spans, pick_short_answer, question_type
+from service.answer_types import (NAME, TYPED, WHAT, WHY, asks_for_named_entity, focus_noun, how_many_focus, name_focus,
+                                  near, novel_spans, pick_short_answer, question_type, specifics, subtype)
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.citations import Quote, compose
 from service.retrieval import Hit
@@ -31,6 +34,18 @@ from service.retrieval import Hit
 _LEANS_BACK = re.compile(r"^(?:they|he|she|it|this|these|those|the two|both|but|however|also|meanwhile)\b", re.I)
 _CAUSAL = re.compile(r"\b(?:because|due to|in order to|so that|aimed at|amid|to (?:counter|respond|deter|address|"
                      r"better|strengthen|bolster|discuss|tackle|urge)|as (?:both|the)|in response to|purpose)\b", re.I)
+
+
+# Words that shape a question but say nothing of its topic.
+_QUESTION_ONLY = re.compile(r"\b(?:many|much|according|exact|exactly|kind|sort|types?|articles?|reported|reportedly)\b", re.I)
+_ENDS_SENTENCE = re.compile(r"[.!?][\"”’')\]]*$|[\"”’]$")
+
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+
+
+def load_calibration(path: Path = CALIBRATION_PATH) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -42,6 +57,9 @@ class Scored:
     cov: float
     fit: float
     score: float
+    heading: bool = False
+    prev: "Scored | None" = None
+    specific: bool = True  # every number/ordinal the question names is in the sentence or the one before
 
 
 def _idf(df: int, n: int) -> float:
@@ -51,54 +69,108 @@ def _idf(df: int, n: int) -> float:
 class ExtractiveAnswerer(Answerer):
     name = "extractive"
 
-    # weights of the sentence score and the confidence; chosen on the eval set (citeqa eval)
-    W_SEM, W_COV, W_FIT, W_PRIOR = 1.0, 0.6, 0.25, 0.1
+    # The order of the confidence features; their values come from calibration.json.
+    CONF_COEF = dict.fromkeys(("sem", "cov", "missing_type", "not_specific", "absent_focus"), 0.0)
 
-    def __init__(self, store: Store, abstain_threshold: float = 0.5, max_answer_words: int = 60):
+    def __init__(self, store: Store, abstain_threshold: float | None = None, max_answer_words: int = 60,
+                 calibration: dict | None = None):
+        cal = calibration or load_calibration()
         self.store = store
-        self.threshold = abstain_threshold
+        self.weights = {k: float(v) for k, v in cal["sentence_weights"].items()}
+        self.conf_bias = float(cal["confidence"]["bias"])
+        self.conf_coef = {k: float(cal["confidence"]["coef"][k]) for k in self.CONF_COEF}
+        self.threshold = float(cal["threshold"]) if abstain_threshold is None else abstain_threshold
         self.max_words = max_answer_words
+
+    @staticmethod
+    def score_terms(s: "Scored") -> dict[str, float]:
+        """The terms of a sentence's score: sem + sum(weight[k] * term[k])."""
+        return {"sem": s.sem, "cov": s.cov, "fit": s.fit, "prior": 1.0 / (s.hit.rank + 1), "heading": -float(s.heading)}
 
     # ---- scoring ------------------------------------------------------------------------------
     def score(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], dict]:
         qtype = question_type(question)
-        qterms = set(terms(question))
-        df, n = self.store.document_frequencies(qterms)
+        sub = subtype(question, qtype)
+        focus = how_many_focus(question)
+        qterms = set(terms(_QUESTION_ONLY.sub(" ", question)))
+        noun = focus_noun(question)
+        noun_terms = set(terms(noun)) if noun and qtype != NAME else set()
+        df, n = self.store.document_frequencies(qterms | noun_terms)
         weights = {t: _idf(df.get(t, 0), n) for t in qterms}
         total = sum(weights.values()) or 1.0
+        specs = specifics(question)
+        named_focus = set(terms(name_focus(question) or "")) if qtype == NAME else set()
+        entity_q = qtype == WHAT and asks_for_named_entity(question)
+        info = {"qtype": qtype, "sub": sub, "focus": focus, "qterms": qterms, "weights": weights,
+                "name_focus": named_focus, "entity": entity_q,
+                # "what was the budget of …" when no article ever mentions a budget
+                "absent_focus": bool(noun_terms) and all(df.get(t, 0) == 0 for t in noun_terms)}
 
         rows = self.store.sentences_in([(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits])
+        if not rows:
+            return [], info
         texts = self.store.texts(h.chunk.doc_id for h in hits)
         best_hit: dict[tuple[str, int], Hit] = {}
         for h in hits:  # a sentence in several passages belongs to the best-ranked one
             for r in rows:
                 if r.doc_id == h.chunk.doc_id and h.chunk.start <= r.start and r.end <= h.chunk.end:
                     best_hit.setdefault((r.doc_id, r.start), h)
-        if not rows:
-            return [], {"qtype": qtype, "qterms": qterms}
+        rows.sort(key=lambda r: (r.doc_id, r.start))
         sims = np.stack([r.vector for r in rows]) @ qvec.reshape(-1)
-        scored = []
-        for r, sem in zip(rows, sims):
-            text = texts[r.doc_id][r.start : r.end]
-            cov = sum(weights[t] for t in qterms & r.terms) / total
-            if qtype in TYPED:
-                fit = 1.0 if novel_spans(qtype, text, question) else 0.0
+
+        def coverage(ts: frozenset[str]) -> float:
+            return sum(weights[t] for t in qterms & ts) / total
+
+        scored: list[Scored] = []
+        for i, (r, sem) in enumerate(zip(rows, sims)):
+            doc_text = texts[r.doc_id]
+            text = doc_text[r.start : r.end]
+            cov = coverage(r.terms)
+            prev = None
+            if i and rows[i - 1].doc_id == r.doc_id and not doc_text[rows[i - 1].end : r.start].strip() \
+                    and _LEANS_BACK.match(text):
+                prev = scored[i - 1]
+                # "They noted …" is about whoever the sentence before names
+                cov = max(cov, coverage(r.terms | prev.row.terms))
+            if qtype == NAME:
+                spans = novel_spans(NAME, text, question)
+                if named_focus:
+                    spans = [sp for sp in spans if near(text, sp, named_focus, terms)]
+                fit = 1.0 if spans else 0.0
+            elif qtype in TYPED:
+                fit = 1.0 if novel_spans(qtype, text, question, focus, sub) else 0.0
+            elif entity_q:
+                fit = 1.0 if novel_spans(NAME, text, question) else 0.0
             elif qtype == WHY:
                 fit = 1.0 if _CAUSAL.search(text) else 0.0
             else:
                 fit = 0.5
+            heading = len(text.split()) < 5 or not _ENDS_SENTENCE.search(text)
             hit = best_hit[(r.doc_id, r.start)]
-            prior = 1.0 / (hit.rank + 1)
-            s = self.W_SEM * float(sem) + self.W_COV * cov + self.W_FIT * fit + self.W_PRIOR * prior
-            scored.append(Scored(r, hit, text, float(sem), cov, fit, s))
-        scored.sort(key=lambda x: -x.score)
-        return scored, {"qtype": qtype, "qterms": qterms, "weights": weights}
+            context = (prev.text + " " + text) if prev else text
+            specific = all(re.search(rf"(?<![\w]){re.escape(x)}(?![\w])", context, re.I) for x in specs)
+            item = Scored(r, hit, text, float(sem), cov, fit, 0.0, heading, prev, specific)
+            terms_ = self.score_terms(item)
+            item.score = terms_["sem"] + sum(w * terms_[k] for k, w in self.weights.items())
+            scored.append(item)
+        ranked = sorted(scored, key=lambda x: -x.score)
+        return ranked, info
 
-    def confidence(self, best: Scored, qtype: str) -> float:
-        """P(the best sentence answers the question), a logistic of the signals."""
-        z = -6.0 + 7.0 * best.sem + 4.0 * best.cov
-        if qtype in TYPED or qtype == WHY:
-            z += 1.5 if best.fit else -2.5
+    @staticmethod
+    def features(best: Scored, info: dict) -> dict[str, float]:
+        typed = info["qtype"] in TYPED or info["qtype"] == WHY or info.get("entity", False)
+        return {
+            "sem": best.sem,
+            "cov": best.cov,
+            "missing_type": float(typed and not best.fit),
+            "not_specific": float(not best.specific),
+            "absent_focus": float(info.get("absent_focus", False)),
+        }
+
+    def confidence(self, best: Scored, info: dict) -> float:
+        """P(the best sentence answers the question): a logistic model fitted by eval.calibrate."""
+        f = self.features(best, info)
+        z = self.conf_bias + sum(self.conf_coef[k] * v for k, v in f.items())
         return 1.0 / (1.0 + math.exp(-z))
 
     # ---- answer -------------------------------------------------------------------------------
@@ -108,18 +180,14 @@ class ExtractiveAnswerer(Answerer):
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [], {"reason": "no passages"})
         qtype = info["qtype"]
         best = scored[0]
-        conf = self.confidence(best, qtype)
+        conf = self.confidence(best, info)
         debug = {"qtype": qtype, "sem": best.sem, "cov": best.cov, "fit": best.fit, "confidence": conf}
         if conf < self.threshold:
             return Answer(ABSTAIN_TEXT, None, True, conf, [], debug)
 
         picked = [best]
-        # A sentence that leans on the previous one is quoted with it, when that one is at hand.
-        if _LEANS_BACK.match(best.text):
-            prev = [s for s in scored if s.row.doc_id == best.row.doc_id and s.row.end < best.row.start
-                    and best.text and self._adjacent(s, best)]
-            if prev:
-                picked.insert(0, prev[0])
+        if best.prev is not None:  # a sentence that leans on the previous one is quoted with it
+            picked.insert(0, best.prev)
         # A typed question whose best sentence lacks the type: a runner-up that has it joins.
         if qtype in TYPED and not best.fit:
             runner = next((s for s in scored[1:4] if s.fit and s.sem > best.sem - 0.1), None)
@@ -130,17 +198,14 @@ class ExtractiveAnswerer(Answerer):
 
         short = None
         for s in picked:
-            span = pick_short_answer(qtype, s.text, question, info["qterms"], terms) if qtype in TYPED else None
+            span = (pick_short_answer(qtype, s.text, question, info["qterms"], terms, info["focus"], info["sub"])
+                    if qtype in TYPED else None)
             if span:
                 short = span.text
                 break
         quotes = [self._quote(s) for s in picked]
         text, citations = compose(quotes)
         return Answer(text, short, False, conf, citations, debug)
-
-    def _adjacent(self, a: Scored, b: Scored) -> bool:
-        text = self.store.document_text(a.row.doc_id) or ""
-        return not text[a.row.end : b.row.start].strip()
 
     def _quote(self, s: Scored) -> Quote:
         doc = self.store.document(s.row.doc_id)

@@ -1,0 +1,155 @@
+"""The HTTP routes. Thin: validation is in the schemas, work in the Engine, wiring in deps."""
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
+from service.engine import BadInput, Engine
+from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
+                             ErrorBody, SearchRequest, SearchResponse)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    documents: int
+
+
+def _err(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+BAD_BODY = {
+    400: _err("The body could not be read (for example it is not valid UTF-8)."),
+    413: _err("The body is larger than the limit (1 MB by default)."),
+    422: _err("The body is not valid: missing or wrongly typed fields, an empty question, top_k outside 1..20, "
+              "malformed JSON."),
+}
+NOT_READY = {503: _err("The index and model are still loading (or failed to load).")}
+WRITER = {
+    401: _err("An API key is configured and the request has none."),
+    403: _err("The API key is wrong, or no key is configured and the client is not on this machine."),
+}
+NOT_FOUND = {404: _err("No document with this id.")}
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness: 200 while the process runs")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Ready, tags=["ops"], responses=NOT_READY,
+            summary="Readiness: 200 once the model and the index are loaded")
+def readyz(state: ServiceState = Depends(get_state)):
+    if state.engine is None:
+        detail = f"the index failed to load: {state.load_error}" if state.load_error else "loading"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "2"})
+    return Ready(status="ready", documents=state.engine.index.store.counts()["documents"])
+
+
+@router.post("/api/ask", response_model=AskResponse, tags=["answers"], responses={**BAD_BODY, **NOT_READY},
+             summary="Answer a question from the articles, citing exact sentences")
+def ask(req: AskRequest, engine: Engine = Depends(get_engine)) -> AskResponse:
+    return engine.ask(req.question, top_k=req.top_k, filters=req.filters)
+
+
+@router.post("/api/search", response_model=SearchResponse, tags=["answers"], responses={**BAD_BODY, **NOT_READY},
+             summary="Hybrid (BM25 + dense) passage search")
+def search(req: SearchRequest, engine: Engine = Depends(get_engine)) -> SearchResponse:
+    return engine.search(req.query, top_k=req.top_k, filters=req.filters)
+
+
+@router.get("/api/documents", response_model=list[DocumentSummary], tags=["documents"], responses=NOT_READY,
+            summary="List the indexed articles")
+def list_documents(engine: Engine = Depends(get_engine)) -> list[DocumentSummary]:
+    return engine.documents()
+
+
+@router.get("/api/documents/{doc_id}", response_model=DocumentDetail, tags=["documents"],
+            responses={**NOT_FOUND, **NOT_READY}, summary="One article with its full text")
+def get_document(doc_id: str, engine: Engine = Depends(get_engine)) -> DocumentDetail:
+    doc = engine.document(doc_id) if _storable(doc_id) else None
+    if doc is None:
+        raise HTTPException(status_code=404, detail=f"no document {doc_id[:200]!r}")
+    return doc
+
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": DocumentIn.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": ".txt, .md or .html, UTF-8"},
+                    "doc_id": {"type": "string", "description": "default: from the file name"},
+                    "title": {"type": "string"},
+                    "date": {"type": "string", "format": "date"},
+                },
+            }
+        },
+    },
+}
+
+
+@router.post("/api/documents", response_model=DocumentDetail, status_code=status.HTTP_201_CREATED, tags=["documents"],
+             dependencies=[Depends(require_writer)],
+             responses={200: {"model": DocumentDetail, "description": "An article with this id was replaced."},
+                        201: {"description": "The article was added."},
+                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY},
+             openapi_extra={"requestBody": _UPLOAD_BODY},
+             summary="Add or replace one article (JSON or a file upload); searchable on the next request")
+def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depends(document_input),
+                 engine: Engine = Depends(get_engine), lock: threading.Lock = Depends(get_write_lock)) -> DocumentDetail:
+    doc, filename = body
+    with lock:
+        try:
+            detail, created = engine.add_document(doc, filename=filename)
+        except BadInput as exc:
+            raise HTTPException(status_code=422, detail=f"the article is unusable: {exc}") from None
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return detail
+
+
+@router.delete("/api/documents/{doc_id}", response_model=DeleteResult, tags=["documents"],
+               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **NOT_READY},
+               summary="Remove one article")
+def delete_document(doc_id: str, engine: Engine = Depends(get_engine),
+                    lock: threading.Lock = Depends(get_write_lock)) -> DeleteResult:
+    with lock:
+        deleted = _storable(doc_id) and engine.delete_document(doc_id)
+    if not deleted:
+        raise HTTPException(status_code=404, detail=f"no document {doc_id[:200]!r}")
+    return DeleteResult(doc_id=doc_id, deleted=True)
+
+
+def _storable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+metrics_router = APIRouter()
+
+
+@metrics_router.get("/metrics", response_class=PlainTextResponse, tags=["ops"],
+                    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                                     "description": "Prometheus text format: request counts and latency histograms "
+                                                    "per route"}},
+                    summary="Prometheus metrics")
+def metrics(state: ServiceState = Depends(get_state)) -> Response:
+    body, content_type = state.metrics.render(state)
+    return Response(body, media_type=content_type)

@@ -1,0 +1,380 @@
+// citeqa chat page. No framework, no build step, no third-party code.
+// Everything that comes from the server or from articles is inserted as text (textContent,
+// createElement, append(string)); never as HTML.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $("ask-form");
+  const input = $("question");
+  const sendBtn = $("send");
+  const scroller = $("scroller");
+  const conversation = $("conversation");
+  const statusEl = $("status");
+  const statusText = $("status-text");
+  const reader = $("reader");
+  const readerTitle = $("reader-title");
+  const readerMeta = $("reader-meta");
+  const readerNote = $("reader-note");
+  const readerBody = $("reader-body");
+  const readerClose = $("reader-close");
+
+  const docCache = new Map();
+  let busy = false;
+  let lastOpener = null;
+  let readerRequest = 0;
+
+  // ---- small helpers -----------------------------------------------------------------------
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value == null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child != null && child !== false) node.append(child); // strings become text nodes
+    }
+    return node;
+  }
+
+  function describeError(body, status) {
+    const detail = body && body.detail;
+    if (typeof detail === "string" && detail) return detail;
+    if (Array.isArray(detail) && detail.length) {
+      return detail.map((e) => {
+        const loc = Array.isArray(e.loc) ? e.loc.filter((p) => p !== "body").join(".") : "";
+        return (loc ? loc + ": " : "") + (e.msg || "invalid");
+      }).join("; ");
+    }
+    return `The server answered HTTP ${status}.`;
+  }
+
+  async function api(path, options) {
+    let response;
+    try {
+      response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+    } catch (err) {
+      throw new Error("Cannot reach the server. Is citeqa still running?");
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (err) {
+      body = null;
+    }
+    if (!response.ok) {
+      const error = new Error(describeError(body, response.status));
+      error.status = response.status;
+      throw error;
+    }
+    return body;
+  }
+
+  // Offsets from the server count Unicode code points (Python); JavaScript strings index UTF-16
+  // code units. Convert so astral characters (emoji, rare CJK) before a quote don't shift it.
+  function toUnits(text, codePoints) {
+    if (!/[\uD800-\uDFFF]/.test(text)) return Math.min(codePoints, text.length);
+    let unit = 0;
+    for (let cp = 0; cp < codePoints && unit < text.length; cp += 1) {
+      const c = text.charCodeAt(unit);
+      unit += c >= 0xd800 && c <= 0xdbff && unit + 1 < text.length ? 2 : 1;
+    }
+    return unit;
+  }
+
+  function formatDate(date) {
+    if (!date) return "Undated";
+    const d = new Date(date + "T00:00:00Z");
+    if (Number.isNaN(d.getTime())) return date;
+    return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+  }
+
+  function snippet(text, max) {
+    const clean = text.replace(/\s+/g, " ").trim();
+    return clean.length > max ? clean.slice(0, max - 1).trimEnd() + "…" : clean;
+  }
+
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // ---- status -----------------------------------------------------------------------------
+  function setStatus(kind, text) {
+    statusEl.dataset.state = kind;
+    statusText.textContent = text;
+  }
+
+  async function checkReady() {
+    try {
+      const response = await fetch("/readyz", { headers: { Accept: "application/json" } });
+      const body = await response.json().catch(() => null);
+      if (response.ok && body) {
+        setStatus("ok", `${body.documents} article${body.documents === 1 ? "" : "s"} indexed`);
+        return;
+      }
+      const detail = body && typeof body.detail === "string" ? body.detail : "";
+      if (detail.startsWith("the index failed")) {
+        setStatus("error", "The index failed to load");
+        return;
+      }
+      setStatus("wait", "Loading the index…");
+    } catch (err) {
+      setStatus("error", "Server unreachable");
+    }
+    window.setTimeout(checkReady, 2000);
+  }
+
+  // ---- the conversation ---------------------------------------------------------------------
+  function citeButton(n, citation, onOpen) {
+    return el("button", {
+      type: "button",
+      class: "cite",
+      "aria-label": `Source ${n}: ${citation ? citation.title : "unknown"}`,
+      title: citation ? citation.title : "",
+      "data-n": n,
+      onclick: onOpen,
+    }, `[${n}]`);
+  }
+
+  // The answer text with every [n] turned into a button that opens citation n.
+  function answerText(text, byN, open) {
+    const p = el("p", { class: "answer-text" });
+    const re = /\[(\d+)\]/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) p.append(text.slice(last, m.index));
+      const n = Number(m[1]);
+      const citation = byN.get(n);
+      if (citation) {
+        const btn = citeButton(n, citation, () => open(citation, btn));
+        p.append(btn);
+      } else {
+        p.append(m[0]);
+      }
+      last = re.lastIndex;
+    }
+    if (last < text.length) p.append(text.slice(last));
+    return p;
+  }
+
+  function sourceItem(citation, open) {
+    const btn = el("button", { type: "button", class: "source", "aria-label": `Open source ${citation.n}: ${citation.title}` },
+      el("span", { class: "source-n", "aria-hidden": "true" }, String(citation.n)),
+      el("span", { class: "source-body" },
+        el("span", { class: "source-title" }, citation.title || citation.doc_id),
+        el("span", { class: "source-date" }, formatDate(citation.date)),
+        el("q", { class: "source-quote" }, citation.quote)));
+    btn.addEventListener("click", () => open(citation, btn));
+    return el("li", {}, btn);
+  }
+
+  function passageItem(passage, open) {
+    const btn = el("button", { type: "button", class: "source passage", "aria-label": `Open passage from ${passage.title}` },
+      el("span", { class: "source-body" },
+        el("span", { class: "source-title" }, passage.title || passage.doc_id),
+        el("span", { class: "source-date" }, formatDate(passage.date)),
+        el("span", { class: "source-quote plain" }, snippet(passage.text, 240))));
+    btn.addEventListener("click", () => open(passage, btn));
+    return el("li", {}, btn);
+  }
+
+  function renderAnswer(data) {
+    const abstained = Boolean(data.abstained);
+    const card = el("section", { class: abstained ? "card answer abstained" : "card answer" });
+    const byN = new Map((data.citations || []).map((c) => [c.n, c]));
+    const openCitation = (c, btn) => openArticle({ docId: c.doc_id, start: c.start, end: c.end, quote: c.quote, kind: "quote" }, btn);
+    const openPassage = (p, btn) => openArticle({ docId: p.doc_id, start: p.start, end: p.end, quote: p.text, kind: "passage" }, btn);
+
+    const head = el("header", { class: "card-head" },
+      el("span", { class: abstained ? "badge badge-abstain" : "badge badge-answer" },
+        abstained ? "Not in the articles" : "Answer"),
+      el("span", { class: "confidence", title: "Answer confidence" },
+        `confidence ${Math.round((data.confidence || 0) * 100)}%`));
+    card.append(head);
+
+    if (!abstained && data.short_answer) {
+      card.append(el("p", { class: "short-answer" }, el("span", { class: "short-label" }, "Short answer"), el("strong", {}, data.short_answer)));
+    }
+    card.append(answerText(data.answer || "", byN, openCitation));
+
+    if (!abstained && byN.size) {
+      card.append(el("h3", { class: "list-title" }, "Sources"));
+      const list = el("ol", { class: "sources" });
+      for (const c of data.citations) list.append(sourceItem(c, openCitation));
+      card.append(list);
+    } else if (abstained && (data.passages || []).length) {
+      card.append(el("h3", { class: "list-title" }, "Closest passages"));
+      const list = el("ul", { class: "sources" });
+      for (const p of data.passages.slice(0, 3)) list.append(passageItem(p, openPassage));
+      card.append(list);
+    }
+    if (data.timings_ms) {
+      card.append(el("p", { class: "timing" }, `Answered in ${Math.round(data.timings_ms.total)} ms`));
+    }
+    return card;
+  }
+
+  function renderError(message) {
+    return el("section", { class: "card error", role: "alert" },
+      el("header", { class: "card-head" }, el("span", { class: "badge badge-error" }, "Error")),
+      el("p", {}, message));
+  }
+
+  function renderPending() {
+    return el("section", { class: "card pending", "aria-live": "polite" },
+      el("span", { class: "spinner", "aria-hidden": "true" }),
+      el("span", {}, "Searching the articles…"));
+  }
+
+  function setBusy(value) {
+    busy = value;
+    sendBtn.disabled = value;
+    form.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  async function ask(question) {
+    question = question.trim();
+    if (!question || busy) return;
+    const welcome = $("welcome");
+    if (welcome) welcome.remove();
+    const turn = el("article", { class: "turn" }, el("p", { class: "question" }, question));
+    const pending = renderPending();
+    turn.append(pending);
+    conversation.append(turn);
+    scrollToBottom();
+    setBusy(true);
+    try {
+      const data = await api("/api/ask", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ question }),
+      });
+      pending.replaceWith(renderAnswer(data));
+    } catch (err) {
+      pending.replaceWith(renderError(err.message));
+    } finally {
+      setBusy(false);
+      // show the new turn from its question down (long answers are read from the top)
+      scroller.scrollTop = Math.max(0, turn.offsetTop - 12); // .scroller is the offsetParent
+      input.focus({ preventScroll: true });
+    }
+  }
+
+  // ---- the article reader -------------------------------------------------------------------
+  async function fetchDocument(docId) {
+    if (!docCache.has(docId)) {
+      const promise = api(`/api/documents/${encodeURIComponent(docId)}`);
+      docCache.set(docId, promise);
+      promise.catch(() => docCache.delete(docId));
+    }
+    return docCache.get(docId);
+  }
+
+  function showReader() {
+    reader.hidden = false;
+    document.body.classList.add("reading");
+  }
+
+  function closeReader() {
+    reader.hidden = true;
+    document.body.classList.remove("reading");
+    document.querySelectorAll(".is-open").forEach((b) => b.classList.remove("is-open"));
+    if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
+  }
+
+  async function openArticle(target, opener) {
+    const request = ++readerRequest;
+    lastOpener = opener || null;
+    document.querySelectorAll(".is-open").forEach((b) => b.classList.remove("is-open"));
+    if (opener) opener.classList.add("is-open");
+    showReader();
+    readerTitle.textContent = "Loading the article…";
+    readerMeta.textContent = "";
+    readerNote.hidden = true;
+    readerBody.replaceChildren(el("span", { class: "spinner", "aria-hidden": "true" }));
+    let doc;
+    try {
+      doc = await fetchDocument(target.docId);
+    } catch (err) {
+      if (request !== readerRequest) return;
+      readerTitle.textContent = "Could not open the article";
+      readerBody.replaceChildren(el("p", { class: "reader-error", role: "alert" }, err.message));
+      return;
+    }
+    if (request !== readerRequest) return;
+
+    readerTitle.textContent = doc.title || doc.doc_id;
+    readerMeta.textContent = `${formatDate(doc.date)} · ${doc.doc_id}`;
+    const text = doc.text || "";
+    let start = toUnits(text, target.start);
+    let end = toUnits(text, target.end);
+    if (target.kind === "quote" && text.slice(start, end) !== target.quote) {
+      // the article changed since the answer: fall back to finding the sentence itself
+      const at = target.quote ? text.indexOf(target.quote) : -1;
+      if (at >= 0) {
+        start = at;
+        end = at + target.quote.length;
+      } else {
+        start = end = -1;
+        readerNote.textContent = "This article has changed since the answer was given; the quoted sentence is no longer in it.";
+        readerNote.hidden = false;
+      }
+    }
+    const mark = start >= 0 && end > start
+      ? el("mark", { class: target.kind === "passage" ? "hl passage" : "hl", id: "reader-mark" }, text.slice(start, end))
+      : null;
+    if (mark) {
+      readerBody.replaceChildren(text.slice(0, start), mark, text.slice(end));
+    } else {
+      readerBody.replaceChildren(text);
+    }
+    readerTitle.focus({ preventScroll: true });
+    if (mark) {
+      requestAnimationFrame(() => mark.scrollIntoView({ block: "center", behavior: "auto" }));
+    } else {
+      readerBody.scrollTop = 0;
+    }
+  }
+
+  // ---- wiring --------------------------------------------------------------------------------
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value;
+    if (!question.trim()) {
+      input.focus();
+      return;
+    }
+    input.value = "";
+    autosize();
+    ask(question);
+  });
+
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 160) + "px";
+  }
+  input.addEventListener("input", autosize);
+
+  document.querySelectorAll(".example").forEach((btn) => {
+    btn.addEventListener("click", () => ask(btn.textContent));
+  });
+
+  readerClose.addEventListener("click", closeReader);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !reader.hidden) closeReader();
+  });
+
+  checkReady();
+  input.focus();
+})();

@@ -1,0 +1,82 @@
+"""Helpers shared by the service tests (a module of its own: conftest.py is not importable by name)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from service.settings import REPO_ROOT
+
+API_KEY = "test-key-0123456789"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ANCHOR_QUESTION = "When did real-time missile-data sharing start?"
+
+
+def keyed(settings):
+    """The same settings with an API key configured (writes need `Authorization: Bearer`)."""
+    return settings.model_copy(update={"api_key": SecretStr(API_KEY)})
+
+
+# ---- a live server -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def citeqa_bin() -> str:
+    exe = Path(sys.executable).with_name("citeqa")
+    return str(exe) if exe.exists() else shutil.which("citeqa") or str(REPO_ROOT / ".venv" / "bin" / "citeqa")
+
+
+def server_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+class LiveServer:
+    def __init__(self, index_dir: Path, workdir: Path, api_key: str | None = API_KEY, model_name: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "server.log"
+        env = server_env(**({"CITEQA_API_KEY": api_key} if api_key else {}),
+                         **({"CITEQA_MODEL_NAME": model_name} if model_name else {}))
+        self._log_file = open(self.log, "wb")
+        # cwd=workdir: Settings reads .env from the working directory; keep a developer's out of it
+        self.proc = subprocess.Popen(
+            [citeqa_bin(), "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=workdir, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"citeqa serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"citeqa serve not ready after {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
