@@ -68,5 +68,9 @@ def chunk_text(
         )
         if last + 1 >= len(units):
             break
-        first = max(first + 1, last + 1 - overlap)
+        # carry over up to `overlap` sentences, but only as many as still leave room for the next one
+        nxt = max(first + 1, last + 1 - overlap)
+        while nxt <= last and sum(sizes[nxt : last + 2]) + (last + 1 - nxt) > max_tokens:
+            nxt += 1
+        first = nxt
     return chunks

@@ -159,8 +159,10 @@ class HybridIndex:
     def apply(self, bundles: list[Bundle], removals: list[str], wipe: bool = False) -> None:
         """Commit bundles and removals atomically, then bring the dense cache up to date."""
         with self._write_lock:
+            log.info("writing %d documents, removing %d", len(bundles), len(removals))
             removed_ids, added_ids, added_vecs = self.store.write(bundles, removals, self.expected, wipe=wipe)
             gen = self.store.generation()
+            log.info("committed generation %d; updating the dense index", gen)
             with self._dense_lock:
                 n = self.store.counts()["chunks"]
                 want = resolve_factory(self.faiss_factory, n, self.ann_threshold)

@@ -1,6 +1,7 @@
 """`citeqa ingest`: incremental, atomic (re)build of the index from article files."""
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 from index.documents import CleanDocument
 from index.hybrid import HybridIndex
 from index.loading import BadInput, Skipped, discover, load_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,6 +97,8 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
                                       author=row.author, source=row.source, sha256=row.sha256))
             report.updated.append(doc_id)
 
+    if todo:
+        log.info("embedding %d documents", len(todo))
     bundles = index.prepare(todo, progress=progress) if todo else []
     report.chunks_embedded = sum(len(b.chunks) for b in bundles)
     report.sentences_embedded = sum(len(b.sentences) for b in bundles)

@@ -91,6 +91,7 @@ _UPLOAD_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["file"],
+                "additionalProperties": False,
                 "properties": {
                     "file": {"type": "string", "format": "binary", "description": ".txt, .md or .html, UTF-8"},
                     "doc_id": {"type": "string", "description": "default: from the file name"},

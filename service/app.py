@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import anyio.to_thread  # noqa: E402
-from typing import Callable, Iterable  # noqa: E402
+from typing import Callable  # noqa: E402
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
@@ -179,13 +179,12 @@ def _log_load_failure(message: str) -> None:
 
 
 def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first: bool = False,
-               trusted_hosts: Iterable[str] = (), on_load_failure: Callable[[str], None] | None = None) -> FastAPI:
+               on_load_failure: Callable[[str], None] | None = None) -> FastAPI:
     """The app. With ``engine`` (tests) it is ready at once; otherwise the lifespan loads the
     model and the index once, in a background thread (``ingest_first``: build/update it from
     ``settings.seeds_dir`` first); if that fails, /readyz stays 503 with the reason and
-    ``on_load_failure(message)`` is called (default: log it). ``trusted_hosts`` are client hosts
-    allowed to write without a key besides loopback (for tests only)."""
-    state = ServiceState(settings=settings, engine=engine, trusted_hosts=frozenset(trusted_hosts), metrics=Metrics())
+    ``on_load_failure(message)`` is called (default: log it)."""
+    state = ServiceState(settings=settings, engine=engine, metrics=Metrics())
     if engine is not None:
         state.ready.set()
 

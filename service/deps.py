@@ -31,8 +31,6 @@ class ServiceState:
     load_error: str | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
-    # trust writes from these client hosts without a key (loopback only in production)
-    trusted_hosts: frozenset[str] = frozenset()
     metrics: Any = None
 
 
@@ -67,7 +65,7 @@ def require_writer(request: Request, state: ServiceState = Depends(get_state),
             raise HTTPException(status_code=403, detail="the API key is not valid")
         return
     host = request.client.host if request.client else None
-    if not (is_loopback(host) or host in state.trusted_hosts):
+    if not is_loopback(host):
         raise HTTPException(status_code=403,
                             detail="writes are only accepted from this machine unless CITEQA_API_KEY is set")
 

@@ -14,7 +14,8 @@ SEEDS = REPO_ROOT / "seeds"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder(Settings().resolved_model_path(), batch_size=32)
+    s = Settings()
+    return Embedder(s.resolved_model_path(), s.model_name, batch_size=32)
 
 
 @pytest.fixture(scope="session")

@@ -45,16 +45,18 @@ def server_env(**extra: str) -> dict:
 
 
 class LiveServer:
-    def __init__(self, index_dir: Path, workdir: Path, api_key: str | None = API_KEY, model_name: str | None = None):
+    def __init__(self, index_dir: Path, workdir: Path, api_key: str | None = API_KEY, model_name: str | None = None,
+                 extra_args: list[str] = (), extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "server.log"
         env = server_env(**({"CITEQA_API_KEY": api_key} if api_key else {}),
-                         **({"CITEQA_MODEL_NAME": model_name} if model_name else {}))
+                         **({"CITEQA_MODEL_NAME": model_name} if model_name else {}), **(extra_env or {}))
         self._log_file = open(self.log, "wb")
         # cwd=workdir: Settings reads .env from the working directory; keep a developer's out of it
         self.proc = subprocess.Popen(
-            [citeqa_bin(), "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port)],
+            [citeqa_bin(), "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port),
+             *extra_args],
             cwd=workdir, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
         )
 

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from service.settings import REPO_ROOT
-from svc_helpers import AUTH, citeqa_bin, free_port, server_env
+from svc_helpers import ANCHOR_QUESTION, AUTH, citeqa_bin, free_port, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -95,3 +97,40 @@ def test_32_concurrent_clients_get_correct_answers(live_server, seed_engine):
     assert {"parallel-0", "parallel-1"} <= ids
     for i in range(2):
         assert httpx.delete(f"{live_server.url}/api/documents/parallel-{i}", headers=AUTH).status_code == 200
+
+
+def test_serve_ingest_builds_the_index_and_is_live_before_ready(tmp_path):
+    """`citeqa serve --ingest` on an empty folder: /healthz answers while the index is being built
+    (/readyz 503), then /readyz turns 200 with the articles of the seeds folder."""
+    from svc_helpers import LiveServer
+
+    seeds = tmp_path / "seeds"  # one seed article keeps this quick
+    seeds.mkdir()
+    shutil.copy(REPO_ROOT / "seeds" / "001_12c9ecdcf328fd1a.txt", seeds)
+    server = LiveServer(tmp_path / "fresh-index", tmp_path, api_key=None, extra_args=["--ingest"],
+                        extra_env={"CITEQA_SEEDS_DIR": str(seeds)})
+    try:
+        saw_live_not_ready = False
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.proc.poll() is None, server.log.read_text()
+            try:
+                health = httpx.get(server.url + "/healthz", timeout=2)
+                ready = httpx.get(server.url + "/readyz", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            assert health.status_code == 200
+            if ready.status_code == 503:
+                saw_live_not_ready = True
+                assert ready.json()["detail"] == "loading"
+            elif ready.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert ready.status_code == 200 and ready.json() == {"status": "ready", "documents": 1}, server.log.read_text()
+        assert saw_live_not_ready
+        r = httpx.post(server.url + "/api/ask", json={"question": ANCHOR_QUESTION}, timeout=60)
+        assert "December 2023" in r.json()["answer"]
+        assert (tmp_path / "fresh-index" / "citeqa.sqlite3").exists()
+    finally:
+        server.stop()
