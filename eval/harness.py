@@ -46,6 +46,10 @@ class EvalError(RuntimeError):
     """The evaluation cannot run: no index, an unreachable server, a bad question file."""
 
 
+class _NotReady(EvalError):
+    """The server answered 503: still loading, or its index failed to load."""
+
+
 # ---- questions ------------------------------------------------------------------------------
 def load_questions(path: Path | str = DEFAULT_QUESTIONS) -> list[dict]:
     path = Path(path)
@@ -239,7 +243,7 @@ def _bar(it: Iterable, progress: bool, desc: str, total: int | None = None):
 
 
 def _headers(api_key: str | None) -> dict:
-    return {"Authorization": f"Bearer {api_key}", "X-API-Key": api_key} if api_key else {}
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def _post_ask(client, url: str, question: str, top_k: int) -> tuple[dict, float]:
@@ -255,12 +259,27 @@ def _post_ask(client, url: str, question: str, top_k: int) -> tuple[dict, float]
     if resp.status_code in (401, 403):
         raise EvalError(f"the server at {url} refused the request (HTTP {resp.status_code}); pass --api-key "
                         "or set CITEQA_API_KEY")
+    if resp.status_code == 503:
+        raise _NotReady(resp.text[:300])
     if resp.status_code != 200:
         raise EvalError(f"POST {endpoint} answered HTTP {resp.status_code}: {resp.text[:300]}")
     try:
         return resp.json(), wall
     except ValueError as exc:
         raise EvalError(f"POST {endpoint} did not answer JSON: {resp.text[:300]}") from exc
+
+
+def _wait_ready(client, url: str, question: str, top_k: int, ready_timeout: float) -> None:
+    """One untimed question; a server still loading its model (HTTP 503) gets `ready_timeout` s."""
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        try:
+            _post_ask(client, url, question, top_k)
+            return
+        except _NotReady as exc:
+            if time.monotonic() >= deadline:
+                raise EvalError(f"the server at {url} is not ready after {ready_timeout:g} s: {exc}") from exc
+            time.sleep(1.0)
 
 
 def _run_inprocess(engine, questions: list[dict], top_k: int, modes: Sequence[str], progress: bool):
@@ -290,14 +309,28 @@ def _run_inprocess(engine, questions: list[dict], top_k: int, modes: Sequence[st
     return rows, mode_table
 
 
+def configured_threshold(engine, override: float | None = None) -> tuple[float, str]:
+    """The threshold the engine answers with, and where it comes from: an explicit override,
+    settings.abstain_threshold, or (settings None) the answerer's own calibrated default."""
+    if override is not None:
+        return float(override), "--threshold"
+    if engine.settings.abstain_threshold is not None:
+        return float(engine.settings.abstain_threshold), "settings"
+    t = getattr(engine.answerer, "threshold", None)
+    if t is None:
+        raise EvalError("cannot tell the engine's abstention threshold; pass --threshold")
+    return float(t), "calibrated default"
+
+
 def run_eval(engine_or_url, questions: Sequence[dict], *, top_k: int = 5, modes: Sequence[str] | None = None,
              threshold: float | None = None, grid: Sequence[float] | None = None, progress: bool = True,
-             client=None, api_key: str | None = None, timeout: float = 60.0,
+             client=None, api_key: str | None = None, timeout: float = 60.0, ready_timeout: float = 30.0,
              max_wrongly_abstained: float = MAX_WRONGLY_ABSTAINED) -> dict:
     """Evaluate an Engine (in-process) or a server URL on `questions`; returns the whole report
     as plain data (see eval/README.md). In-process, `threshold` defaults to the engine's
-    settings.abstain_threshold; `modes` defaults to hybrid, dense and bm25. With a URL the
-    server's answers are scored as they are: no sweep, no mode table."""
+    settings.abstain_threshold (when that is None, the answerer's calibrated threshold); `modes`
+    defaults to hybrid, dense and bm25. With a URL the server's answers are scored as they are:
+    no sweep, no mode table."""
     questions = list(questions)
     started = time.perf_counter()
     grid = list(grid) if grid is not None else M.threshold_grid()
@@ -312,7 +345,7 @@ def run_eval(engine_or_url, questions: Sequence[dict], *, top_k: int = 5, modes:
         own = client is None
         client = client or httpx.Client(timeout=timeout, headers=_headers(api_key))
         try:
-            _post_ask(client, url, questions[0]["question"], top_k)  # reachability check and warm-up
+            _wait_ready(client, url, questions[0]["question"], top_k, ready_timeout)  # reachability + warm-up
             rows = []
             for q in _bar(questions, progress, "eval", len(questions)):
                 resp, wall = _post_ask(client, url, q["question"], top_k)
@@ -324,12 +357,13 @@ def run_eval(engine_or_url, questions: Sequence[dict], *, top_k: int = 5, modes:
         final = [at_threshold(r, None) for r in rows]
     else:
         engine = engine_or_url
-        conf_t = float(engine.settings.abstain_threshold if threshold is None else threshold)
+        conf_t, source = configured_threshold(engine, threshold)
         meta.update(source="in-process", index_dir=str(engine.settings.index_dir), mode=engine.retriever.mode,
-                    threshold=conf_t, threshold_source="settings" if threshold is None else "--threshold",
+                    threshold=conf_t, threshold_source=source,
                     model=getattr(engine.embedder, "model_name", None))
         modes = list(DEFAULT_MODES if modes is None else modes)
         rows, mode_table = _run_inprocess(engine, questions, top_k, modes, progress)
+        grid = sorted(set(grid) | {conf_t})  # the configured threshold always gets its row
         sweep_points = [{k: _r(v) for k, v in p.items()} for p in M.sweep(rows, grid)]
         recommended = M.recommend_threshold(M.sweep(rows, grid), max_wrongly_abstained)
         final = [at_threshold(r, conf_t) for r in rows]
@@ -356,7 +390,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
                         help="retrieval modes to compare in-process (comma-separated; '' to skip)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="abstention threshold for the headline numbers (default: settings.abstain_threshold)")
+                        help="abstention threshold for the headline numbers (default: settings.abstain_threshold, "
+                             "else the answerer's calibrated one)")
     parser.add_argument("--index-dir", default=None, help="the index to evaluate (default: settings.index_dir)")
     parser.add_argument("--api-key", default=None, help="API key for --url (default: CITEQA_API_KEY)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -407,6 +442,13 @@ def main(args: argparse.Namespace) -> int:
                 from service.settings import Settings
 
                 threshold = Settings().abstain_threshold
+                if threshold is None:
+                    try:
+                        from service.answerers.extractive import load_calibration
+
+                        threshold = float(load_calibration()["threshold"])
+                    except (ImportError, OSError, KeyError, ValueError):
+                        threshold = None
             result = run_eval(url, questions, top_k=top_k, progress=progress, api_key=api_key, threshold=threshold)
         else:
             engine = _load_engine(args)

@@ -46,7 +46,8 @@ def _threshold_line(result: dict) -> str:
     m = result["meta"]
     if m.get("source") == "http":
         return f"server at {m.get('url')} (its answers scored as they are)"
-    return f"{m['threshold']:g} ({'from ' + m['threshold_source']})"
+    src = m["threshold_source"]
+    return f"{m['threshold']:g} ({src if src.startswith('calibrated') else 'from ' + src})"
 
 
 def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
@@ -174,7 +175,8 @@ def render_chart(result: dict, path: Path) -> Path:
     x = np.arange(len(labels))
     bars = ax1.bar(x, [100 * v for v in values], color=colors)
     for b, v in zip(bars, values):
-        ax1.text(b.get_x() + b.get_width() / 2, 100 * v + 1.5, f"{100 * v:.0f}%", ha="center", va="bottom", fontsize=9)
+        ax1.text(b.get_x() + b.get_width() / 2, 100 * v + 1.5, f"{100 * v:.0f}%", ha="center", va="bottom", fontsize=9,
+                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5}, zorder=4)
     overall = result["headline"].get("accuracy")
     if overall is not None:
         ax1.axhline(100 * overall, color="#333", ls="--", lw=1, label=f"all answerable: {100 * overall:.0f}%")
@@ -186,9 +188,10 @@ def render_chart(result: dict, path: Path) -> Path:
     ax1.grid(axis="y", alpha=0.3)
 
     rows = result["questions"]
+    http = result["meta"].get("source") == "http"  # abstained answers came without their best answer
     groups = [
-        ("answerable,\nbest answer right", [r["confidence"] for r in rows if r["answerable"] and r["raw_correct"]], "#55a868"),
-        ("answerable,\nbest answer wrong", [r["confidence"] for r in rows if r["answerable"] and not r["raw_correct"]], "#dd8452"),
+        ("answerable,\nanswered right" if http else "answerable,\nbest answer right", [r["confidence"] for r in rows if r["answerable"] and r["raw_correct"]], "#55a868"),
+        ("answerable, answered\nwrong or abstained" if http else "answerable,\nbest answer wrong", [r["confidence"] for r in rows if r["answerable"] and not r["raw_correct"]], "#dd8452"),
         ("unanswerable", [r["confidence"] for r in rows if not r["answerable"]], "#c44e52"),
     ]
     rng = np.random.default_rng(0)
@@ -209,9 +212,13 @@ def render_chart(result: dict, path: Path) -> Path:
     t = result["meta"].get("threshold")
     if t is None:
         t = result["meta"].get("display_threshold")
-    if t is not None:
-        ax2.axvline(t, color="#333", lw=1.5, label=f"configured threshold {t:g}")
     rec = result.get("recommended_threshold")
+    if t is not None:
+        same = rec is not None and abs(rec - t) < 1e-9
+        label = f"configured threshold {t:g}" + (" (= recommended)" if same else "")
+        if result["meta"].get("source") == "http":
+            label = f"threshold {t:g} (local settings; the server applies its own)"
+        ax2.axvline(t, color="#333", lw=1.5, label=label)
     if rec is not None and (t is None or abs(rec - t) > 1e-9):
         ax2.axvline(rec, color="#8172b2", lw=1.5, ls="--", label=f"recommended {rec:g}")
     if t is not None or rec is not None:

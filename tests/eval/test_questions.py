@@ -1,0 +1,84 @@
+"""The question set itself: well-formed, big enough, and every gold evidence sentence really in its
+article's cleaned text (as the index stores it) with the answer in it."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from eval.harness import DEFAULT_QUESTIONS, KINDS
+from eval.metrics import contains_variant, normalize_ws
+
+FIELDS = {"id": str, "question": str, "answerable": bool, "answers": list, "doc_ids": list, "evidence": str, "kind": str}
+
+
+@pytest.fixture(scope="module")
+def raw() -> list[dict]:
+    return [json.loads(line) for line in DEFAULT_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_fields_present_and_typed(raw):
+    for q in raw:
+        assert set(q) >= set(FIELDS), f"{q.get('id')}: missing {set(FIELDS) - set(q)}"
+        for name, typ in FIELDS.items():
+            assert isinstance(q[name], typ), f"{q['id']}: {name} should be {typ.__name__}"
+        assert q["question"].strip(), q["id"]
+        assert all(isinstance(a, str) and a.strip() for a in q["answers"]), q["id"]
+        assert all(isinstance(d, str) and d for d in q["doc_ids"]), q["id"]
+
+
+def test_ids_unique(raw):
+    dupes = [i for i, n in Counter(q["id"] for q in raw).items() if n > 1]
+    assert not dupes
+
+
+def test_questions_unique(raw):
+    dupes = [t for t, n in Counter(normalize_ws(q["question"]).casefold() for q in raw).items() if n > 1]
+    assert not dupes
+
+
+def test_kinds_valid(raw):
+    assert {q["kind"] for q in raw} <= set(KINDS)
+
+
+def test_answerable_consistent_with_kind(raw):
+    for q in raw:
+        if q["answerable"]:
+            assert q["kind"] != "unanswerable", q["id"]
+            assert q["answers"] and q["doc_ids"] and q["evidence"].strip(), q["id"]
+        else:
+            assert q["kind"] == "unanswerable", q["id"]
+            assert not q["answers"] and not q["doc_ids"] and not q["evidence"], q["id"]
+
+
+def test_sizes(raw):
+    kinds = Counter(q["kind"] for q in raw)
+    assert len(raw) >= 60
+    assert sum(not q["answerable"] for q in raw) >= 15
+    assert kinds["paraphrase"] >= 15
+    assert kinds["multi-article"] >= 1
+
+
+def test_evidence_verbatim_in_gold_article_and_holds_an_answer(raw, seed_engine):
+    texts = {}
+    for q in raw:
+        for d in q["doc_ids"]:
+            if d not in texts:
+                doc = seed_engine.document(d)
+                assert doc is not None, f"{q['id']}: unknown doc_id {d}"
+                texts[d] = normalize_ws(doc.text)
+    problems = []
+    for q in raw:
+        if not q["answerable"]:
+            continue
+        ev = normalize_ws(q["evidence"])
+        if not any(ev in texts[d] for d in q["doc_ids"]):
+            problems.append(f"{q['id']}: evidence not found verbatim in {q['doc_ids']}")
+        if not contains_variant(q["evidence"], q["answers"]):
+            problems.append(f"{q['id']}: no answer variant {q['answers']} in the evidence")
+        # multi-article: every named article holds an answer variant somewhere
+        for d in q["doc_ids"]:
+            if not contains_variant(texts[d], q["answers"]):
+                problems.append(f"{q['id']}: gold article {d} holds none of {q['answers']}")
+    assert not problems, "\n".join(problems)
