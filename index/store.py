@@ -189,17 +189,23 @@ class Store:
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def sentences_in(self, spans: list[tuple[str, int, int]]) -> list[SentenceRow]:
-        """Sentences (with vectors) lying inside the given (doc_id, start, end) spans, deduplicated."""
-        out: dict[tuple[str, int], SentenceRow] = {}
-        for doc_id, start, end in spans:
-            for d, s, e, blob, terms in self.conn.execute(
-                "SELECT doc_id, start, end, vector, terms FROM sentences WHERE doc_id=? AND start>=? AND end<=? ORDER BY start",
-                (doc_id, start, end),
-            ):
-                if (d, s) not in out:
-                    out[(d, s)] = SentenceRow(d, s, e, np.frombuffer(blob, dtype=np.float32), frozenset(terms.split()))
-        return list(out.values())
+    def sentences_of(self, chunks: Iterable[ChunkRow]) -> dict[int, list[SentenceRow]]:
+        """The sentences (with vectors and terms) of each chunk, by chunk row id: one query per document."""
+        by_doc: dict[str, list[ChunkRow]] = {}
+        for c in chunks:
+            by_doc.setdefault(c.doc_id, []).append(c)
+        out: dict[int, list[SentenceRow]] = {c.id: [] for cs in by_doc.values() for c in cs}
+        for doc_id, cs in by_doc.items():
+            lo, hi = min(c.start for c in cs), max(c.end for c in cs)
+            rows = [
+                SentenceRow(d, st, en, np.frombuffer(blob, dtype=np.float32), frozenset(t.split()))
+                for d, st, en, blob, t in self.conn.execute(
+                    "SELECT doc_id, start, end, vector, terms FROM sentences WHERE doc_id=? AND start>=? AND end<=? "
+                    "ORDER BY start", (doc_id, lo, hi))
+            ]
+            for c in cs:
+                out[c.id] = [r for r in rows if c.start <= r.start and r.end <= c.end]
+        return out
 
     def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """({term: number of sentences containing it}, number of sentences)."""

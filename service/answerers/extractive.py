@@ -106,16 +106,16 @@ class ExtractiveAnswerer(Answerer):
                 # "what was the budget of …" when no article ever mentions a budget
                 "absent_focus": bool(noun_terms) and all(df.get(t, 0) == 0 for t in noun_terms)}
 
-        rows = self.store.sentences_in([(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits])
-        if not rows:
-            return [], info
-        texts = self.store.texts(h.chunk.doc_id for h in hits)
         best_hit: dict[tuple[str, int], Hit] = {}
-        for h in hits:  # a sentence in several passages belongs to the best-ranked one
-            for r in rows:
-                if r.doc_id == h.chunk.doc_id and h.chunk.start <= r.start and r.end <= h.chunk.end:
-                    best_hit.setdefault((r.doc_id, r.start), h)
-        rows.sort(key=lambda r: (r.doc_id, r.start))
+        by_key: dict[tuple[str, int], SentenceRow] = {}
+        for h in hits:  # a sentence in several passages (overlap) belongs to the best-ranked one
+            for r in h.sentences:
+                best_hit.setdefault((r.doc_id, r.start), h)
+                by_key.setdefault((r.doc_id, r.start), r)
+        if not by_key:
+            return [], info
+        rows = sorted(by_key.values(), key=lambda r: (r.doc_id, r.start))
+        texts = self.store.texts(h.chunk.doc_id for h in hits)
         sims = np.stack([r.vector for r in rows]) @ qvec.reshape(-1)
 
         def coverage(ts: frozenset[str]) -> float:
