@@ -20,6 +20,14 @@ STOPWORDS = frozenset(
 )
 
 _token = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+# "U.S." and "US" would otherwise vanish (one-letter tokens) or read as the pronoun "us"
+_usa = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b|\bUSA\b")
+# a demonym and its country are one term: "the Japanese minister" is about Japan
+DEMONYMS = {
+    "japanese": "japan", "korean": "korea", "koreans": "korea", "chinese": "china", "russian": "russia",
+    "russians": "russia", "american": "usa", "americans": "usa", "america": "usa", "ukrainian": "ukraine",
+    "malaysian": "malaysia", "taiwanese": "taiwan", "vietnamese": "vietnam", "indian": "india", "british": "britain",
+}
 
 
 @lru_cache(maxsize=1)
@@ -28,14 +36,14 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased content words; hyphenated words also yield their parts ("real-time" → real, time)."""
+    """Lower-cased content words; a hyphenated word counts as its parts ("real-time" → real, time)."""
     out: list[str] = []
-    for tok in _token.findall(text.casefold()):
+    for tok in _token.findall(_usa.sub("USA", text).casefold()):
         tok = tok.replace("’", "'")
         if tok.endswith("'s"):
             tok = tok[:-2]
-        parts = [tok] + (tok.split("-") if "-" in tok else [])
-        for p in parts:
+        for p in tok.split("-"):
+            p = DEMONYMS.get(p, p)
             if p and p not in STOPWORDS and (len(p) > 1 or p.isdigit()):
                 out.append(p)
     return out

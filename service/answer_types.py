@@ -63,8 +63,31 @@ def subtype(question: str, qtype: str) -> str | None:
     if qtype == WHEN and _DAY_Q.search(question):
         return "day"
     if qtype == WHO and re.match(r"\s*(who|whom|whose)\b", question, re.I) and _OFFICE_Q.search(question):
-        return "person"  # "who was Japan's defense minister": an office does not answer, a name does
+        return "person"  # "who read the president's statement": an office does not answer, a name does
     return None
+
+
+_WHO_IS_OFFICE = re.compile(
+    r"^\s*who\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?((?:[\w’'.-]+\s+){0,6}?(?:minister|president|secretary|"
+    r"adviser|advisor|spokes(?:man|person|woman)|ambassador|chief|head|leader|counterpart|official|envoy|"
+    r"coordinator|diplomat|reporter))\b", re.I)
+_COUNTRY_TERMS = {"japan", "korea", "usa", "china", "russia", "south", "north"}
+
+
+def office_focus(question: str) -> str | None:
+    """The office a "who is/was X" question names ("Japan's defense minister"): the person who
+    answers must be named next to it."""
+    m = _WHO_IS_OFFICE.search(question)
+    return m.group(1) if m else None
+
+
+def near_all(sentence: str, span: TypedSpan, focus_terms: set[str], term_fn, window: int = 6) -> bool:
+    """Every focus term stands within `window` words of the span."""
+    return all(near(sentence, span, {t}, term_fn, window) for t in focus_terms)
+
+
+def office_terms(office: str | None, term_fn) -> set[str]:
+    return {t for t in term_fn(office or "") if t not in _COUNTRY_TERMS}
 
 
 def how_many_focus(question: str) -> str | None:
@@ -88,7 +111,7 @@ _DATE_PATTERNS = [
     r"(?:week|month|year|decade|spring|summer|autumn|fall|winter|weekend)\b)",
     r"(?i:\b(?:earlier|later) (?:this|in the) (?:year|month|week)\b)",
     r"(?i:\b(?:today|yesterday|tomorrow|recently)\b)",
-    r"\bthe day (?:before|after) [\w\s]{1,30}?\b(?=[,.]|$)",
+    r"(?i:\bthe day (?:before|after) [\w\s]{1,30}?\b(?=[,.]|$))",
     r"\bsince (?:19|20)\d{2}\b",
 ]
 _date = re.compile("|".join(f"(?:{p})" for p in _DATE_PATTERNS))

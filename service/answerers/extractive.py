@@ -24,8 +24,9 @@ import numpy as np
 
 from index.store import SentenceRow, Store
 from index.terms import terms
-from service.answer_types import (NAME, TYPED, WHAT, WHY, asks_for_named_entity, focus_noun, how_many_focus, name_focus,
-                                  near, novel_spans, pick_short_answer, question_type, specifics, subtype)
+from service.answer_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity, focus_noun, how_many_focus,
+                                  name_focus, near, near_all, novel_spans, office_focus, office_terms, pick_short_answer,
+                                  question_type, specifics, subtype)
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.citations import Quote, compose
 from service.retrieval import Hit
@@ -33,7 +34,12 @@ from service.retrieval import Hit
 # Sentences that lean on the one before ("They also …", "This summit …") are quoted with it.
 _LEANS_BACK = re.compile(r"^(?:they|he|she|it|this|these|those|the two|both|but|however|also|meanwhile)\b", re.I)
 _CAUSAL = re.compile(r"\b(?:because|due to|in order to|so that|aimed at|amid|to (?:counter|respond|deter|address|"
-                     r"better|strengthen|bolster|discuss|tackle|urge)|as (?:both|the)|in response to|purpose)\b", re.I)
+                     r"better|strengthen|bolster|discuss|tackle|urge)|in response to|purpose|"
+                     r"as (?:both|the|intelligence|reports?|concerns?|tensions?|threats?|it|they|he|she|its|their))\b",
+                     re.I)
+# "…, according to the article on X": names the source, not what the sentence must say
+_SOURCE_CLAUSE = re.compile(r",?\s*according to (?:the|a|an)\s+(?:[\w’'-]+\s+){0,3}?(?:article|report|story|paper|"
+                            r"newspaper|piece|school newspaper)\b[^,?]*", re.I)
 
 
 # Words that shape a question but say nothing of its topic.
@@ -92,7 +98,7 @@ class ExtractiveAnswerer(Answerer):
         qtype = question_type(question)
         sub = subtype(question, qtype)
         focus = how_many_focus(question)
-        qterms = set(terms(_QUESTION_ONLY.sub(" ", question)))
+        qterms = set(terms(_QUESTION_ONLY.sub(" ", _SOURCE_CLAUSE.sub(" ", question))))
         noun = focus_noun(question)
         noun_terms = set(terms(noun)) if noun and qtype != NAME else set()
         df, n = self.store.document_frequencies(qterms | noun_terms)
@@ -101,6 +107,7 @@ class ExtractiveAnswerer(Answerer):
         specs = specifics(question)
         named_focus = set(terms(name_focus(question) or "")) if qtype == NAME else set()
         entity_q = qtype == WHAT and asks_for_named_entity(question)
+        office = office_terms(office_focus(question), terms) if qtype == WHO else set()
         info = {"qtype": qtype, "sub": sub, "focus": focus, "qterms": qterms, "weights": weights,
                 "name_focus": named_focus, "entity": entity_q,
                 # "what was the budget of …" when no article ever mentions a budget
@@ -138,7 +145,10 @@ class ExtractiveAnswerer(Answerer):
                     spans = [sp for sp in spans if near(text, sp, named_focus, terms)]
                 fit = 1.0 if spans else 0.0
             elif qtype in TYPED:
-                fit = 1.0 if novel_spans(qtype, text, question, focus, sub) else 0.0
+                spans = novel_spans(qtype, text, question, focus, sub)
+                if office:  # "who was Japan's defense minister": a name next to "defense minister"
+                    spans = [sp for sp in spans if near_all(text, sp, office, terms)]
+                fit = 1.0 if spans else 0.0
             elif entity_q:
                 fit = 1.0 if novel_spans(NAME, text, question) else 0.0
             elif qtype == WHY:
