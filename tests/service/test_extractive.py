@@ -1,0 +1,93 @@
+"""The answerer over the real seed index: citations point at exact spans, abstention works both ways."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from service import cli
+
+QUESTIONS = [json.loads(line) for line in (Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl")
+             .read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def answers(seed_engine):
+    return {q["id"]: seed_engine.ask(q["question"]) for q in QUESTIONS}
+
+
+def test_every_citation_of_every_eval_question_is_an_exact_span(seed_engine, answers):
+    texts = {d.doc_id: seed_engine.document(d.doc_id).text for d in seed_engine.documents()}
+    n = 0
+    for r in answers.values():
+        markers = [int(m) for m in re.findall(r"\[(\d+)\]", r.answer)]
+        assert sorted(set(markers)) == [c.n for c in r.citations]
+        assert [m for i, m in enumerate(markers) if m not in markers[:i]] == list(range(1, len(r.citations) + 1))
+        for c in r.citations:
+            assert texts[c.doc_id][c.start : c.end] == c.quote
+            assert c.quote in r.answer
+            # the cited passage really contains the quote
+            passage = next(p for p in r.passages if p.chunk_id == c.chunk_id)
+            assert passage.start <= c.start and c.end <= passage.end
+            n += 1
+        if r.short_answer:
+            assert any(r.short_answer in c.quote for c in r.citations)
+        for p in r.passages:
+            assert texts[p.doc_id][p.start : p.end] == p.text
+    assert n >= 60
+
+
+def test_the_anchor_question(answers):
+    r = answers["q001"]
+    assert not r.abstained and r.short_answer == "December 2023"
+    assert r.answer.endswith("[1]") and "missile-warning data from December 2023" in r.answer
+    assert r.citations[0].doc_id.startswith("001_") and r.citations[0].title.startswith("S. Korea-U.S.-Japan")
+
+
+@pytest.mark.parametrize("qid", ["q079", "q084", "q088", "q091", "q095"])
+def test_clear_unanswerable_questions_abstain_with_closest_passages(answers, qid):
+    r = answers[qid]
+    assert r.abstained and r.answer == "The articles do not say." and not r.citations and r.short_answer is None
+    assert r.passages  # the closest passages are still offered
+
+
+@pytest.mark.parametrize("qid", ["q001", "q004", "q010", "q020", "q021", "q031", "q040", "q046"])
+def test_clear_answerable_questions_are_answered(answers, qid):
+    r = answers[qid]
+    gold = next(q for q in QUESTIONS if q["id"] == qid)
+    assert not r.abstained
+    assert any(a.lower() in r.answer.lower() for a in gold["answers"])
+    assert len(r.answer.split()) <= 60 + 2 * len(r.citations)
+
+
+def test_answers_stay_short(answers):
+    for r in answers.values():
+        quoted = sum(len(c.quote.split()) for c in r.citations)
+        assert quoted <= 60 or len(r.citations) == 1
+
+
+def test_filters_restrict_the_sources(seed_engine):
+    from service.schemas import Filters
+
+    r = seed_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["004_7a69a8cc4624d686"]))
+    assert {p.doc_id for p in r.passages} == {"004_7a69a8cc4624d686"}
+    none = seed_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["nope"]))
+    assert none.abstained and none.passages == []
+    dated = seed_engine.search("missile warning data", filters=Filters(date_from="2024-01-01"))
+    assert {p.doc_id for p in dated.results} == {"001_12c9ecdcf328fd1a"}  # the only dated article
+
+
+def test_ask_cli_prints_answer_sources_and_json(seed_index_dir, capsys):
+    assert cli.main(["ask", "When did real-time missile-data sharing start?", "--index-dir", str(seed_index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Short answer: December 2023" in out and "[1] S. Korea-U.S.-Japan" in out
+    assert cli.main(["ask", "When did real-time missile-data sharing start?", "--json", "--index-dir",
+                     str(seed_index_dir)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["short_answer"] == "December 2023" and data["citations"][0]["n"] == 1
+
+
+def test_ask_cli_without_an_index_fails_clearly(tmp_path, capsys):
+    assert cli.main(["ask", "anything?", "--index-dir", str(tmp_path / "none")]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "citeqa ingest" in err and "Traceback" not in err
