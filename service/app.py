@@ -22,6 +22,7 @@ import anyio.to_thread  # noqa: E402
 from typing import Callable  # noqa: E402
 
 from fastapi import FastAPI, Request  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
@@ -204,7 +205,9 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
                 if state.engine is not None:
                     state.engine.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves the /docs and /redoc assets from its own package: the stock FastAPI
+    # pages load them from a CDN and stay blank on a machine without internet.
+    app = FastAPIOffline(
         title="citeqa",
         version="0.1.0",
         summary="Question answering over news articles with exact sentence citations",
