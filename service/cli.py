@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -96,16 +97,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.harness import main
-
-    return main(args)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from eval.bench import main
-
-    return main(args)
+def _delegated(sub, name: str, help: str, module: str) -> None:
+    """A sub-command whose options and work live in `module` (add_arguments, main)."""
+    p = sub.add_parser(name, help=help)
+    importlib.import_module(module).add_arguments(p)
+    p.set_defaults(func=lambda args: importlib.import_module(module).main(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,23 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="run the evaluation question set and write a report")
-    try:
-        from eval.harness import add_arguments as eval_args
-    except ImportError:
-        eval_args = None
-    if eval_args:
-        eval_args(p)
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("bench", help="run the benchmarks")
-    try:
-        from eval.bench import add_arguments as bench_args
-    except ImportError:
-        bench_args = None
-    if bench_args:
-        bench_args(p)
-    p.set_defaults(func=cmd_bench)
+    _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
+    _delegated(sub, "bench", "run the benchmarks", "eval.bench")
     return parser
 
 
