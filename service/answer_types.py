@@ -210,9 +210,9 @@ def _not_person(word: str) -> bool:
 
 
 def people(text: str) -> list[TypedSpan]:
-    """Person names: a run of capitalised words after any leading titles and non-name words
-    ("U.S. National Security Adviser Jake Sullivan" → "Jake Sullivan"), two words or more, or
-    one word right after a title ("President Yoon")."""
+    """Person names inside runs of capitalised words: titles and non-name words before a name are
+    skipped ("South Korea’s First Vice Foreign Minister Park Yoon-joo" → "Park Yoon-joo"). A name is
+    two words or more, or one word right after a title ("President Yoon")."""
     out = []
     for run in _CAP_RUN.finditer(text):
         words = []
@@ -221,30 +221,39 @@ def people(text: str) -> list[TypedSpan]:
             if w.endswith(".") and not _ABBREV.fullmatch(w):  # "Sullivan." ends the sentence
                 w, end = w[:-1], end - 1
             words.append((run.start() + m.start(), end, w))
-        i, titled = 0, False
-        while i < len(words):
-            w = words[i][2]
-            if _title_word.match(w):
-                titled = True
-            elif not _not_person(w):
-                break
-            i += 1
-        name = []
-        for w in words[i:]:
-            if _not_person(w[2]) or _title_word.match(w[2]):
-                break
-            name.append(w)
-        if len(name) >= 2 or (name and titled):
-            out.append(TypedSpan(name[0][0], name[-1][1], text[name[0][0] : name[-1][1]], WHO))
+        name: list = []
+        titled = False
+
+        def flush() -> None:
+            if len(name) >= 2 or (name and titled):
+                out.append(TypedSpan(name[0][0], name[-1][1], text[name[0][0] : name[-1][1]], WHO))
+
+        for w in words:
+            bare = re.sub(r"[’']s$", "", w[2])  # "Korea’s" is Korea, "Kishida’s" is Kishida
+            if _title_word.match(bare) or _not_person(bare):
+                flush()
+                name, titled = [], bool(_title_word.match(bare))
+            elif bare != w[2]:  # a possessive ends the name
+                name.append((w[0], w[0] + len(bare), bare))
+                flush()
+                name, titled = [], False
+            else:
+                name.append(w)
+        flush()
     return out
 
 
 def offices(text: str) -> list[TypedSpan]:
-    return _spans(_OFFICE, text, WHO)
+    return _spans(_OFFICE, text, "office")
+
+
+_LOCATIVE = re.compile(r"\b(?:in|at|to|from|near|inside|outside|across|around)\s+(?:the\s+|a\s+|an\s+)?$", re.I)
 
 
 def places(text: str) -> list[TypedSpan]:
-    return _spans(_place, text, WHERE)
+    """Places where something happens: after "in", "at", "to" … ("held in Tokyo"), not a capital
+    standing for its government ("Tokyo maintains …")."""
+    return [s for s in _spans(_place, text, WHERE) if _LOCATIVE.search(text[max(0, s.start - 12) : s.start])]
 
 
 def names(text: str) -> list[TypedSpan]:
@@ -295,7 +304,7 @@ def novel_spans(qtype: str, sentence: str, question: str, focus: str | None = No
         k = _key(span.text)
         if not k or f" {k} " in q:
             continue
-        if qtype in (WHO, NAME):
+        if span.kind in (WHO, NAME):  # a person or name the question already mentions
             distinctive = [w for w in span.text.split() if not _GENERIC_NAME_WORDS.match(w)]
             if any(_key(w) in q_words for w in distinctive if len(_key(w)) > 2):
                 continue

@@ -80,3 +80,15 @@ def test_question_specifics_and_focus():
     assert at.focus_noun("Which types of aircraft took part?") == "aircraft"
     assert at.name_focus("What was the name of the spy satellite North Korea launched?") == "spy satellite"
     assert at.office_focus("Who was Japan's defense minister then?") == "Japan's defense minister"
+
+
+def test_people_after_possessives_and_further_along_a_run():
+    s = ("Participating officials included South Korea’s First Vice Foreign Minister Park Yoon-joo, U.S. Deputy "
+         "Secretary of State Christopher Landau, and Prime Minister Fumio Kishida’s envoy.")
+    assert texts(at.people(s)) == ["Park Yoon-joo", "Christopher Landau", "Fumio Kishida"]
+
+
+def test_an_office_answers_a_which_office_question():
+    s = "They are likely to regularize their meetings into trilateral meetings for the foreign and defense ministers."
+    q = "Meetings of which ministers are the three countries likely to regularize?"
+    assert "the foreign and defense ministers" in texts(at.novel_spans(at.WHO, s, q))
