@@ -83,7 +83,7 @@ class _Context:
             from index.embedding import Embedder
 
             s = self.settings
-            self._embedder = Embedder(s.resolved_model_path(), s.model_name, s.embed_batch_size)
+            self._embedder = Embedder.from_settings(s)
         return self._embedder
 
     def index_dir(self) -> Path:

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 class Embedder:
     """Normalized embeddings; `encode` is safe to call from several threads (one at a time)."""
 
-    def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32):
+    def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32, quantize: bool = False):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -28,9 +28,25 @@ class Embedder:
         self.model_name = model_name or self.model_path.name
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        if quantize:
+            # int8 dynamic quantization of the Linear layers: ~2.4x faster on CPU, vectors move a
+            # little (the name changes, so an index never mixes the two; see README for the eval)
+            import warnings
+
+            import torch
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._model = torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
+            self.model_name += "+int8"
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
         self._lock = threading.Lock()  # a torch module is not re-entrant across threads
+
+    @classmethod
+    def from_settings(cls, settings) -> "Embedder":
+        return cls(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size,
+                   quantize=settings.embed_quantize)
 
     @property
     def tokenizer(self):

@@ -42,11 +42,6 @@ def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
     return f"{doc.title}\n{chunk.text}" if doc.title and not chunk.text.startswith(doc.title) else chunk.text
 
 
-def _kind(factory: str) -> str:
-    f = factory.upper()
-    return "hnsw" if "HNSW" in f else "ivf" if "IVF" in f else "flat"
-
-
 class HybridIndex:
     def __init__(
         self,
@@ -57,6 +52,7 @@ class HybridIndex:
         faiss_factory: str = "auto",
         ann_threshold: int = 200_000,
         ef_search: int = 64,
+        nprobe: int = 16,
         create: bool = False,
         for_writing: bool = False,
         rebuild: bool = False,
@@ -68,6 +64,7 @@ class HybridIndex:
         self.faiss_factory = faiss_factory
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
+        self.nprobe = nprobe
         self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap)
         db = self.dir / DB_NAME
         if not create and not db.exists():
@@ -89,6 +86,7 @@ class HybridIndex:
             faiss_factory=settings.faiss_factory,
             ann_threshold=settings.auto_ann_threshold,
             ef_search=settings.hnsw_ef_search,
+            nprobe=settings.ivf_nprobe,
             **kw,
         )
 
@@ -101,7 +99,7 @@ class HybridIndex:
         path = self._dense_path(gen)
         if path.exists():
             try:
-                dense = DenseIndex.load(path, ef_search=self.ef_search)
+                dense = DenseIndex.load(path, ef_search=self.ef_search, nprobe=self.nprobe)
                 if dense.dim == self.embedder.dim:
                     return dense
             except RuntimeError as exc:  # a torn or foreign file: the store has the vectors
@@ -120,7 +118,7 @@ class HybridIndex:
             vecs = np.concatenate([p[1] for p in parts])
         else:
             ids, vecs = np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
-        return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search)
+        return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search, nprobe=self.nprobe)
 
     def _save_dense(self, dense: DenseIndex, generation: int) -> None:
         try:
@@ -166,11 +164,11 @@ class HybridIndex:
             with self._dense_lock:
                 n = self.store.counts()["chunks"]
                 want = resolve_factory(self.faiss_factory, n, self.ann_threshold)
-                if self.dense.supports_remove and _kind(want) == _kind(self.dense.factory):
+                if want != self.dense.factory or (len(removed_ids) and not self.dense.supports_remove):
+                    self.dense = self._rebuild_dense()  # another index type (or size class) is due
+                else:
                     self.dense.remove(removed_ids)
                     self.dense.add(added_ids, added_vecs)
-                else:
-                    self.dense = self._rebuild_dense()
             self._save_dense(self.dense, gen)
             manifest = self.store.manifest()
             if manifest:

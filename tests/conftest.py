@@ -14,8 +14,7 @@ SEEDS = REPO_ROOT / "seeds"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    s = Settings()
-    return Embedder(s.resolved_model_path(), s.model_name, batch_size=32)
+    return Embedder.from_settings(Settings())
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,32 @@ def test_save_is_atomic_and_loads_back(tmp_path):
     assert back.ntotal == 50 and back.search(v[3], 1)[1][0] == 3
 
 
-def test_auto_factory_switches_to_ann_past_the_threshold():
+def test_auto_factory_switches_to_ivf_sq8_past_the_threshold():
     assert resolve_factory("auto", 10, 1000) == "Flat"
-    assert "HNSW" in resolve_factory("auto", 5000, 1000)
+    assert resolve_factory("auto", 1_000_000, 50_000) == "IVF1024,SQ8"
+    assert resolve_factory("auto", 60_000, 50_000) == "IVF256,SQ8"
     assert resolve_factory("IVF64,SQ8", 10, 1000) == "IVF64,SQ8"
+
+
+@pytest.mark.parametrize("factory", ["Flat", "IVF16,SQ8", "HNSW32,Flat"])
+def test_a_loaded_index_knows_its_factory(tmp_path, factory):
+    v = unit(2000, 16)
+    DenseIndex.build(16, factory, np.arange(2000), v).save(tmp_path / "d.faiss")
+    assert DenseIndex.load(tmp_path / "d.faiss").factory == factory
+
+
+def test_hybrid_index_moves_to_ivf_when_the_corpus_grows_past_the_threshold(index_copy, embedder):
+    from index.hybrid import HybridIndex
+    from index.loading import make_document
+
+    idx = HybridIndex(index_copy, embedder, ann_threshold=35, for_writing=True)
+    assert idx.dense.factory == "Flat"  # 33 chunks
+    docs = [make_document(f"extra{i}", f"Extra headline {i}\n\n" + " ".join(
+        f"Sentence {j} of extra article {i} talks about port security in Busan." for j in range(12)))
+        for i in range(3)]
+    idx.apply(idx.prepare(docs, progress=False), [])
+    assert idx.dense.factory.startswith("IVF") and idx.dense.ntotal == idx.store.counts()["chunks"]
+    idx.apply([], ["extra0"])  # deletes in place
+    assert idx.dense.ntotal == idx.store.counts()["chunks"]
+    q = embedder.encode(["port security in Busan"])[0]
+    assert idx.search_dense(q, 3)
