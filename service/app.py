@@ -191,6 +191,9 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Sync routes run in anyio's thread pool (40 threads by default); the model runs on its own
+        # thread anyway, so a smaller pool only saves memory and context switches.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         loader = None
         if state.engine is None:
             callback = on_load_failure or _log_load_failure

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000
+    worker_threads: int = Field(16, ge=1, le=256)  # request threads (the model has its own)
 
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:
