@@ -163,6 +163,14 @@ class Store:
         ).fetchone()
         return DocumentRow(*r) if r else None
 
+    def documents_by_id(self, doc_ids: Iterable[str]) -> dict[str, DocumentRow]:
+        ids = list(set(doc_ids))
+        if not ids:
+            return {}
+        q = (f"SELECT doc_id, title, date, author, source, sha256, n_chunks, ingested_at FROM documents "
+             f"WHERE doc_id IN ({','.join('?' * len(ids))})")
+        return {r[0]: DocumentRow(*r) for r in self.conn.execute(q, ids)}
+
     def document_text(self, doc_id: str) -> str | None:
         r = self.conn.execute("SELECT text FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
         return r[0] if r else None

@@ -118,7 +118,7 @@ class Engine:
 
     def _passages(self, hits: list[Hit]) -> list[Passage]:
         texts = self.index.store.texts(h.chunk.doc_id for h in hits)
-        docs = {h.chunk.doc_id: self.index.store.document(h.chunk.doc_id) for h in hits}
+        docs = self.index.store.documents_by_id(h.chunk.doc_id for h in hits)
         return [
             Passage(doc_id=h.chunk.doc_id, chunk_id=h.chunk.chunk_id, title=docs[h.chunk.doc_id].title,
                     date=docs[h.chunk.doc_id].date, text=texts[h.chunk.doc_id][h.chunk.start : h.chunk.end],

@@ -213,11 +213,12 @@ class ExtractiveAnswerer(Answerer):
             if span:
                 short = span.text
                 break
-        quotes = [self._quote(s) for s in picked]
+        docs = self.store.documents_by_id(s.row.doc_id for s in picked)
+        quotes = [self._quote(s, docs.get(s.row.doc_id)) for s in picked]
         text, citations = compose(quotes)
         return Answer(text, short, False, conf, citations, debug)
 
-    def _quote(self, s: Scored) -> Quote:
-        doc = self.store.document(s.row.doc_id)
+    @staticmethod
+    def _quote(s: Scored, doc) -> Quote:
         return Quote(doc_id=s.row.doc_id, title=doc.title if doc else "", date=doc.date if doc else None,
                      chunk_id=s.hit.chunk.chunk_id, start=s.row.start, end=s.row.end, text=s.text, score=s.score)
