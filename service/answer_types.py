@@ -209,6 +209,11 @@ def _not_person(word: str) -> bool:
         or word in {"U.S.", "US", "UN", "U.N.", "PM"} or word.endswith(".")
 
 
+def _emit_name(text: str, name: list, titled: bool, out: list[TypedSpan]) -> None:
+    if len(name) >= 2 or (name and titled):
+        out.append(TypedSpan(name[0][0], name[-1][1], text[name[0][0] : name[-1][1]], WHO))
+
+
 def people(text: str) -> list[TypedSpan]:
     """Person names inside runs of capitalised words: titles and non-name words before a name are
     skipped ("South Korea’s First Vice Foreign Minister Park Yoon-joo" → "Park Yoon-joo"). A name is
@@ -223,23 +228,17 @@ def people(text: str) -> list[TypedSpan]:
             words.append((run.start() + m.start(), end, w))
         name: list = []
         titled = False
-
-        def flush() -> None:
-            if len(name) >= 2 or (name and titled):
-                out.append(TypedSpan(name[0][0], name[-1][1], text[name[0][0] : name[-1][1]], WHO))
-
         for w in words:
             bare = re.sub(r"[’']s$", "", w[2])  # "Korea’s" is Korea, "Kishida’s" is Kishida
             if _title_word.match(bare) or _not_person(bare):
-                flush()
+                _emit_name(text, name, titled, out)
                 name, titled = [], bool(_title_word.match(bare))
             elif bare != w[2]:  # a possessive ends the name
-                name.append((w[0], w[0] + len(bare), bare))
-                flush()
+                _emit_name(text, name + [(w[0], w[0] + len(bare), bare)], titled, out)
                 name, titled = [], False
             else:
                 name.append(w)
-        flush()
+        _emit_name(text, name, titled, out)
     return out
 
 
@@ -394,7 +393,7 @@ def name_focus(question: str) -> str | None:
 def near(sentence: str, span: TypedSpan, focus_terms: set[str], term_fn, window: int = 6) -> bool:
     """The span overlaps, or stands within `window` words of, a word of the focus."""
     words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", sentence)]
-    for i, (s, e, w) in enumerate(words):
+    for i, (_, _, w) in enumerate(words):
         if set(term_fn(w)) & focus_terms:
             lo = words[max(0, i - window)][0]
             hi = words[min(len(words) - 1, i + window)][1]
