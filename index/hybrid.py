@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class HybridIndex:
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
         self._write_lock = threading.Lock()
         self._dense_lock = threading.RLock()
+        self._dense_gen = 0  # the store generation the in-memory dense index reflects
+        self._missing_since: dict[int, float] = {}
         self.dense = DenseIndex(embedder.dim, "Flat") if rebuild else self._load_dense()
 
     @classmethod
@@ -96,18 +99,35 @@ class HybridIndex:
 
     def _load_dense(self) -> DenseIndex:
         gen = self.store.generation()
+        self._dense_gen = gen
         path = self._dense_path(gen)
         if path.exists():
             try:
                 dense = DenseIndex.load(path, ef_search=self.ef_search, nprobe=self.nprobe)
                 if dense.dim == self.embedder.dim:
                     return dense
-            except RuntimeError as exc:  # a torn or foreign file: the store has the vectors
+            except RuntimeError as exc:  # torn, foreign, or just replaced by a newer one
                 log.warning("dense index %s unreadable (%s); rebuilding from the store", path, exc)
         dense = self._rebuild_dense()
         if gen:
             self._save_dense(dense, gen)
         return dense
+
+    def refresh(self) -> None:
+        """Catch up with a write committed by another process (`citeqa ingest` next to a running
+        `citeqa serve`): one small query when nothing changed. The writer saves its FAISS file
+        right after its commit; until it appears (5 s at most) the previous vectors keep serving,
+        and BM25 and the store already see the new documents."""
+        gen = self.store.generation()
+        if gen == self._dense_gen:
+            return
+        if not self._dense_path(gen).exists():
+            first = self._missing_since.setdefault(gen, time.monotonic())
+            if time.monotonic() - first < 5.0:
+                return
+        with self._dense_lock:
+            if self.store.generation() != self._dense_gen:
+                self.dense = self._load_dense()
 
     def _rebuild_dense(self) -> DenseIndex:
         n = self.store.counts()["chunks"]
@@ -158,17 +178,21 @@ class HybridIndex:
         """Commit bundles and removals atomically, then bring the dense cache up to date."""
         with self._write_lock:
             log.info("writing %d documents, removing %d", len(bundles), len(removals))
+            before = self._dense_gen
             removed_ids, added_ids, added_vecs = self.store.write(bundles, removals, self.expected, wipe=wipe)
             gen = self.store.generation()
             log.info("committed generation %d; updating the dense index", gen)
             with self._dense_lock:
                 n = self.store.counts()["chunks"]
                 want = resolve_factory(self.faiss_factory, n, self.ann_threshold)
-                if want != self.dense.factory or (len(removed_ids) and not self.dense.supports_remove):
-                    self.dense = self._rebuild_dense()  # another index type (or size class) is due
+                if (gen != before + 1  # another process wrote since our vectors were loaded
+                        or want != self.dense.factory  # another index type (or size class) is due
+                        or (len(removed_ids) and not self.dense.supports_remove)):
+                    self.dense = self._rebuild_dense()
                 else:
                     self.dense.remove(removed_ids)
                     self.dense.add(added_ids, added_vecs)
+                self._dense_gen = gen
             self._save_dense(self.dense, gen)
             manifest = self.store.manifest()
             if manifest:
@@ -176,6 +200,7 @@ class HybridIndex:
 
     # ---- reads ------------------------------------------------------------------------------
     def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        self.refresh()
         with self._dense_lock:
             scores, ids = self.dense.search(qvec, k, allowed)
         return [(int(i), float(s)) for i, s in zip(ids, scores)]

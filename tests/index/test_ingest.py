@@ -190,3 +190,24 @@ def test_manifest_file_describes_the_build(index_copy):
     m = json.loads((index_copy / "manifest.json").read_text())
     assert m["format_version"] == 1 and m["embedding_dim"] == 384 and m["tokenizer"] == "cl100k_base"
     assert m["counts"]["documents"] == 5 and m["counts"]["chunks"] > 20 and m["built_at"]
+
+
+def test_a_write_by_another_process_is_seen_without_a_restart(index_copy, embedder, corpus):
+    """Two HybridIndex objects on one folder stand for `citeqa serve` and a `citeqa ingest` run."""
+    from index.loading import make_document
+
+    server = HybridIndex(index_copy, embedder)
+    writer = HybridIndex(index_copy, embedder, for_writing=True)
+    doc = make_document("busan", "Port talks in Busan\n\nOfficials met in Busan to discuss port security drills.")
+    writer.apply(writer.prepare([doc], progress=False), [])
+    q = embedder.encode(["port security drills in Busan"])[0]
+    hits = server.search_dense(q, 3)  # refreshes from the writer's commit
+    assert server.store.chunks([hits[0][0]])[hits[0][0]].doc_id == "busan"
+    assert server.dense.ntotal == server.store.counts()["chunks"]
+    # the server (stale since) writes next: its vectors must include the writer's document too
+    writer.apply([], ["000_9a5729eff16b3773"])
+    other = make_document("jeju", "Jeju forum\n\nA forum on Jeju island discussed maritime cooperation.")
+    server.apply(server.prepare([other], progress=False), [])
+    assert server.dense.ntotal == server.store.counts()["chunks"]
+    ids = {server.store.chunks([i])[i].doc_id for i, _ in server.search_dense(q, 40)}
+    assert "busan" in ids and "jeju" in ids and "000_9a5729eff16b3773" not in ids
