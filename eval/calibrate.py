@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from service.answerers import extractive
 from service.answerers.extractive import CALIBRATION_PATH, ExtractiveAnswerer
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
@@ -179,4 +178,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-__all__ = ["calibrate", "extractive"]

@@ -18,7 +18,7 @@ from index.documents import Chunk, CleanDocument, Span
 from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
 from index.sentences import split_sentences
-from index.store import IndexCorrupt, Store
+from index.store import Store
 from index.tokens import count_tokens
 from index.vectors import DenseIndex, resolve_factory
 
@@ -182,8 +182,9 @@ class HybridIndex:
             removed_ids, added_ids, added_vecs = self.store.write(bundles, removals, self.expected, wipe=wipe)
             gen = self.store.generation()
             log.info("committed generation %d; updating the dense index", gen)
+            manifest = self.store.manifest()  # the write stored fresh counts in it
             with self._dense_lock:
-                n = self.store.counts()["chunks"]
+                n = manifest["counts"]["chunks"]
                 want = resolve_factory(self.faiss_factory, n, self.ann_threshold)
                 if (gen != before + 1  # another process wrote since our vectors were loaded
                         or want != self.dense.factory  # another index type (or size class) is due
@@ -194,9 +195,7 @@ class HybridIndex:
                     self.dense.add(added_ids, added_vecs)
                 self._dense_gen = gen
             self._save_dense(self.dense, gen)
-            manifest = self.store.manifest()
-            if manifest:
-                write_json_atomic(self.dir / "manifest.json", manifest)
+            write_json_atomic(self.dir / "manifest.json", manifest)
 
     # ---- reads ------------------------------------------------------------------------------
     def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -212,4 +211,4 @@ class HybridIndex:
         self.store.close()
 
 
-__all__ = ["Bundle", "HybridIndex", "IndexCorrupt"]
+__all__ = ["Bundle", "HybridIndex"]

@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
-from service.engine import BadInput, Engine
+from index.loading import BadInput
+from service.engine import Engine
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
                              ErrorBody, SearchRequest, SearchResponse)
 

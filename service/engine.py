@@ -15,8 +15,8 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.hybrid import HybridIndex
-from index.ingest import IngestReport, ingest
-from index.loading import BadInput, make_document
+from index.ingest import ingest
+from index.loading import make_document
 from index.manifest import IndexMismatch
 from index.store import IndexCorrupt
 from service.answerers.base import Answerer
@@ -177,9 +177,6 @@ class Engine:
         self.index.apply([], [doc_id])
         return True
 
-    def ingest(self, paths: list[Path]) -> IngestReport:
-        return ingest(self.index, paths)
-
     def close(self) -> None:
         self.encoder.close()
         self.index.close()
@@ -190,4 +187,4 @@ def _safe_id(stem: str) -> str | None:
     return cleaned[:200] or None
 
 
-__all__ = ["BadInput", "Engine", "EngineError"]
+__all__ = ["Engine", "EngineError", "QueryEncoder"]
