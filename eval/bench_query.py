@@ -7,6 +7,7 @@ so the breakdown follows the code as it is (the retriever may change; the timing
   bm25      engine.index.search_bm25(q, n)
   fusion    the rest of engine.retriever.run: service.fusion.rrf, store.chunks and whatever else the
             retriever does between and after the two searches (sub-rows: rrf, store reads)
+  rerank    engine.reranker.run(q, qvec, hits)   (passages re-ordered by their best sentence)
   answer    engine.answerer.run(q, qvec, hits)
   passages  engine._passages(hits)               (answer + passages = answer composition)
   other     the rest of engine.ask (validation, the response object)
@@ -32,7 +33,7 @@ import faiss
 import service.retrieval as retrieval_mod
 from eval.bench_common import ms_stats, ratio, system_load
 
-STAGES = ("embed", "dense", "bm25", "fusion", "answer", "passages", "other")
+STAGES = ("embed", "dense", "bm25", "fusion", "rerank", "answer", "passages", "other")
 FUSION_PARTS = ("rrf", "store_reads")
 TARGET_RATIO = 1.5
 _STORE_METHODS = ("chunks", "sentences_of", "sentences_in", "texts", "document", "document_text",
@@ -70,6 +71,8 @@ def instrumented(engine):
     targets = [(engine, "embed", "embed"), (engine.index, "search_dense", "dense"),
                (engine.index, "search_bm25", "bm25"), (engine.retriever, "run", "retrieve"),
                (engine.answerer, "run", "answer"), (engine, "_passages", "passages")]
+    if engine.reranker is not None:
+        targets.append((engine.reranker, "run", "rerank"))
     targets += [(engine.index.store, m, f"store.{m}") for m in _STORE_METHODS if hasattr(engine.index.store, m)]
     patched = []
     for obj, attr, name in targets:
@@ -103,10 +106,11 @@ def staged_ask(engine, question: str, top_k: int = 5) -> tuple[dict[str, float],
         "dense": a["dense"],
         "bm25": a["bm25"],
         "fusion": max(0.0, retrieve - a["dense"] - a["bm25"]),
+        "rerank": a["rerank"],
         "answer": a["answer"],
         "passages": a["passages"],
     }
-    times["other"] = max(0.0, total - a["embed"] - retrieve - a["answer"] - a["passages"])
+    times["other"] = max(0.0, total - a["embed"] - retrieve - a["rerank"] - a["answer"] - a["passages"])
     times["rrf"] = a["rrf"]
     times["store_reads"] = a["retrieve.store_reads"]
     times["total"] = total

@@ -5,8 +5,9 @@
 
 Three steps, all on plain numbers gathered once per question (one retrieval, one scoring pass):
 1. sentence weights: a grid over the weights of the sentence score (coverage, answer-type fit,
-   retrieval prior, heading penalty; the semantic similarity has weight 1), keeping the one that
-   picks a sentence containing a gold answer for the most answerable questions;
+   retrieval prior, heading penalty; the semantic similarity has weight 1), keeping the one whose
+   fitted confidence and threshold (steps 2 and 3) handle the most questions right: answerable
+   ones answered with a gold answer, unanswerable ones abstained;
 2. confidence: an L2-regularised logistic regression of "the picked sentence answers the
    question" on the confidence features (ExtractiveAnswerer.features), fitted with Newton steps
    in numpy (scikit-learn is not a dependency for one small fit);
@@ -42,30 +43,49 @@ def _norm(s: str) -> str:
 
 
 def gather(engine, questions: list[dict]) -> list[dict]:
-    """Per question: every candidate sentence's score inputs, confidence features and gold flag."""
+    """Per question: every candidate sentence's score inputs, the fused ranks of the passages that
+    hold it, its confidence features and gold flag. Gathered before the reranker, which pick()
+    replays for each weight setting (its order depends on the weights being chosen)."""
     answerer: ExtractiveAnswerer = engine.answerer
     out = []
     for q in questions:
         qvec = engine.embed(q["question"])
-        hits = engine.retriever.run(q["question"], qvec, 5)
+        hits = engine.retriever.run(q["question"], qvec, 5, None)
         scored, info = answerer.score(q["question"], qvec, hits)
         cands = []
         for s in scored:
             text = _norm(s.text + " " + (s.prev.text if s.prev else ""))
             good = bool(q["answerable"]) and any(_norm(a) in text for a in q["answers"])
-            cands.append({"terms": answerer.score_terms(s), "features": answerer.features(s, info), "good": good})
+            ranks = [h.rank for h in hits if any((r.doc_id, r.start) == (s.row.doc_id, s.row.start) for r in h.sentences)]
+            cands.append({"terms": answerer.score_terms(s), "features": answerer.features(s, info), "good": good,
+                          "ranks": ranks or [s.hit.rank]})
         out.append({"q": q, "cands": cands})
     return out
 
 
-def pick(data: list[dict], w: dict) -> list[dict | None]:
+def pick(data: list[dict], w: dict, rerank_prior: float | None = None) -> list[dict | None]:
+    """The sentence the answerer would pick under weights `w`, after the reranker (if on) has
+    re-ordered the passages by their best sentence (service/reranking.py)."""
     picked = []
     for d in data:
         if not d["cands"]:
             picked.append(None)
             continue
-        scores = [c["terms"]["sem"] + sum(w[k] * c["terms"][k] for k in w) for c in d["cands"]]
-        picked.append(d["cands"][int(np.argmax(scores))])
+
+        def scores(rank_of) -> list[float]:
+            return [c["terms"]["sem"] + sum(w[k] * c["terms"][k] for k in w if k != "prior")
+                    + w.get("prior", 0.0) / (min(rank_of(r) for r in c["ranks"]) + 1) for c in d["cands"]]
+
+        first = scores(lambda r: r)
+        if rerank_prior is None:
+            final = first
+        else:
+            n = 1 + max(r for c in d["cands"] for r in c["ranks"])
+            best = [max((sc for c, sc in zip(d["cands"], first) if p in c["ranks"]), default=-1.0) for p in range(n)]
+            order = sorted(range(n), key=lambda p: (-(best[p] + rerank_prior / (p + 1)), p))
+            new_rank = {p: i for i, p in enumerate(order)}
+            final = scores(lambda r: new_rank[r])
+        picked.append(d["cands"][int(np.argmax(final))])
     return picked
 
 
@@ -107,21 +127,31 @@ def choose_threshold(rows: list[dict]) -> dict:
 
 def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, seed: int = 0) -> dict:
     data = gather(engine, questions)
+    rerank_prior = engine.reranker.prior if engine.reranker else None
     answerable = np.array([bool(d["q"]["answerable"]) for d in data])
-    best_w, best_acc = None, -1
+    keys = list(ExtractiveAnswerer.CONF_COEF)
+
+    def fit(w: dict) -> tuple:
+        picked = pick(data, w, rerank_prior)
+        x = np.array([[c["features"][k] for k in keys] if c else [0.0] * len(keys) for c in picked])
+        y = np.array([bool(c and c["good"]) for c in picked])
+        bias, coef = fit_logistic(x, y.astype(float), l2)
+        rows = sweep(predict(bias, coef, x), answerable, y)
+        chosen = choose_threshold(rows)
+        # the goal: the most questions handled right, answered right or rightly abstained; on a tie,
+        # the more honest one (more unanswerable questions abstained), then the better picker
+        n_right = chosen["accuracy"] * answerable.sum() + chosen["unanswerable_abstained"] * (~answerable).sum()
+        goal = (round(float(n_right), 6), chosen["unanswerable_abstained"], int(y.sum()))
+        return goal, x, y, bias, coef, rows, chosen
+
+    best = None
     for values in itertools.product(*GRID.values()):
         w = dict(zip(GRID, values))
-        acc = sum(bool(c and c["good"]) for c in pick(data, w))
-        if acc > best_acc:
-            best_w, best_acc = w, acc
-    picked = pick(data, best_w)
-    keys = list(ExtractiveAnswerer.CONF_COEF)
-    x = np.array([[c["features"][k] for k in keys] if c else [0.0] * len(keys) for c in picked])
-    y = np.array([bool(c and c["good"]) for c in picked])
-    bias, coef = fit_logistic(x, y.astype(float), l2)
-    conf = predict(bias, coef, x)
-    rows = sweep(conf, answerable, y)
-    chosen = choose_threshold(rows)
+        result = fit(w)
+        if best is None or result[0] > best[1][0]:
+            best = (w, result)
+    best_w, (_, x, y, bias, coef, rows, chosen) = best
+    best_acc = int(y.sum())
 
     # held-out estimate: the logistic fit and the threshold choice redone without each fold
     rng = np.random.default_rng(seed)

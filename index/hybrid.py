@@ -17,6 +17,7 @@ from index.chunking import chunk_text
 from index.documents import Chunk, CleanDocument, Span
 from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
+from index.mentions import rewrite, standalone
 from index.sentences import split_sentences
 from index.store import Store
 from index.tokens import count_tokens
@@ -36,6 +37,9 @@ class Bundle:
     sentences: list[Span]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
+    # what is matched (terms, BM25) and embedded: the text with bare surnames read in full (mentions.py)
+    sentence_texts: list[str]
+    chunk_texts: list[str]
 
 
 def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
@@ -161,14 +165,17 @@ class HybridIndex:
             chunks = chunk_text(doc.doc_id, doc.text, sentences, self.chunk_tokens, self.chunk_overlap, count_tokens)
             units = [u for ch in chunks for u in ch.sentences]
             units = list(dict.fromkeys(units))  # overlap repeats sentences across chunks
-            pieces.append((doc, chunks, units))
+            alone = standalone([doc.text[u.start : u.end] for u in units])
+            match_texts = [rewrite(doc.text, units, alone, ch.start, ch.end) for ch in chunks]
+            pieces.append((doc, chunks, units, alone, match_texts))
             chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
-            sentence_texts.extend(doc.text[u.start : u.end] for u in units)
+            sentence_texts.extend(alone)
         vecs = self.embedder.encode(chunk_texts + sentence_texts, progress=progress)
         chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
         bundles, ci, si = [], 0, 0
-        for doc, chunks, units in pieces:
-            bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)]))
+        for doc, chunks, units, alone, match_texts in pieces:
+            bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)],
+                                  alone, match_texts))
             ci += len(chunks)
             si += len(units)
         return bundles

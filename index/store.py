@@ -292,19 +292,19 @@ class Store:
                     "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,datetime('now'))",
                     (d.doc_id, d.title, d.date, d.author, d.source, d.sha256, d.text, len(b.chunks)),
                 )
-                for ch, vec in zip(b.chunks, b.chunk_vectors):
+                for ch, vec, match_text in zip(b.chunks, b.chunk_vectors, b.chunk_texts):
                     cur = conn.execute(
                         "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, n_tokens, vector) VALUES (?,?,?,?,?,?,?)",
                         (ch.chunk_id, d.doc_id, ch.ord, ch.start, ch.end, ch.n_tokens, _blob(vec)),
                     )
                     conn.execute(
-                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, d.title, ch.text)
+                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, d.title, match_text)
                     )
                     added_ids.append(cur.lastrowid)
                     added_vecs.append(vec)
                 rows = []
-                for i, (s, v) in enumerate(zip(b.sentences, b.sentence_vectors)):
-                    sent_terms = sorted(set(content_terms(d.text[s.start : s.end])))
+                for i, (s, v, match_text) in enumerate(zip(b.sentences, b.sentence_vectors, b.sentence_texts)):
+                    sent_terms = sorted(set(content_terms(match_text)))
                     for term in sent_terms:
                         df_delta[term] = df_delta.get(term, 0) + 1
                     rows.append((d.doc_id, i, s.start, s.end, _blob(v), " ".join(sent_terms)))

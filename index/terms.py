@@ -51,3 +51,27 @@ def words(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words(text))
+
+
+# A capital stands for its government in news copy ("Seoul and Tokyo agreed…" = South Korea and
+# Japan): a capital in a question is also matched by its country's name. One way only: a sentence
+# that merely mentions Seoul as a place is not thereby about South Korea. Applied when matching,
+# not when indexing, so stored terms (and the index format) stay as they are.
+_CAPITALS = {
+    "seoul": "south korea", "pyongyang": "north korea", "tokyo": "japan", "washington": "usa",
+    "beijing": "china", "moscow": "russia", "kyiv": "ukraine", "taipei": "taiwan",
+}
+
+
+@lru_cache(maxsize=1)
+def capital_aliases() -> dict[str, frozenset[str]]:
+    """Stemmed capital → the stemmed terms of its country."""
+    return {terms(city)[0]: frozenset(terms(country)) for city, country in _CAPITALS.items()}
+
+
+def matches(term: str, ts: frozenset[str]) -> bool:
+    """A question's `term` is in a sentence with terms `ts`; a capital also matches its country."""
+    if term in ts:
+        return True
+    country = capital_aliases().get(term)
+    return country is not None and country <= ts

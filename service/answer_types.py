@@ -38,8 +38,13 @@ _LEADING = [(WHO, r"^(who|whom|whose)\b"), (WHEN, r"^when\b"), (WHERE, r"^where\
 _leading = [(t, re.compile(p, re.I)) for t, p in _LEADING]
 
 
+# ", in which officials sit down …,": a relative clause inside the question, not its wh-word
+_RELATIVE = re.compile(r",\s*(?:in|of|at|on|during|by|through|under|for|from|with|to|after|before)\s+(?:which|whom)\b[^,?]*",
+                       re.I)
+
+
 def question_type(question: str) -> str:
-    q = question.strip()
+    q = _RELATIVE.sub("", question.strip())
     for qtype, rule in _leading:  # the opening wh-word wins over one later in the question
         if rule.search(q):
             return qtype

@@ -21,6 +21,7 @@ from index.manifest import IndexMismatch
 from index.store import IndexCorrupt
 from service.answerers.base import Answerer
 from service.answerers.factory import create as create_answerer
+from service.reranking import SentenceReranker
 from service.retrieval import Hit, Retriever
 from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
                              SearchResponse, Timings)
@@ -91,6 +92,11 @@ class Engine:
             "extractive", store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words,
         )
+        self.reranker = None
+        if settings.rerank:
+            scorer = self.answerer if hasattr(self.answerer, "sentence_scores") else create_answerer(
+                "extractive", store=index.store)  # another answerer: the extractive one still ranks sentences
+            self.reranker = SentenceReranker(scorer.sentence_scores, prior=settings.rerank_prior)
 
     @classmethod
     def load(cls, settings: Settings, ingest_if_needed: bool = False, embedder: Embedder | None = None,
@@ -127,8 +133,12 @@ class Engine:
         ]
 
     def search(self, query: str, top_k: int = 5, filters: Filters | None = None) -> SearchResponse:
-        qvec = self.embed(query) if self.retriever.mode != "bm25" else None
-        return SearchResponse(results=self._passages(self.retriever.run(query, qvec, top_k, filters)))
+        qvec = self.embed(query) if self.retriever.mode != "bm25" or self.reranker else None
+        return SearchResponse(results=self._passages(self.retrieve(query, qvec, top_k, filters)))
+
+    def retrieve(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None) -> list[Hit]:
+        hits = self.retriever.run(query, qvec, top_k, filters)
+        return self.reranker.run(query, qvec, hits) if self.reranker and qvec is not None else hits
 
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> AskResponse:
         question = question.strip()
@@ -136,7 +146,7 @@ class Engine:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
         qvec = self.embed(question)
-        hits = self.retriever.run(question, qvec, top_k, filters)
+        hits = self.retrieve(question, qvec, top_k, filters)
         t1 = time.perf_counter()
         answer = self.answerer.run(question, qvec, hits)
         passages = self._passages(hits)

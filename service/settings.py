@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)
     rrf_k: int = Field(5, ge=1)  # measured better than the usual 60 on the eval set (README)
     candidates: int = Field(30, ge=1, le=500)
+    # second stage: passages re-ordered by their best sentence's answer score (service/reranking.py);
+    # rerank_prior is the weight of the fused rank in that order
+    rerank: bool = True
+    rerank_prior: float = Field(0.05, ge=0.0, le=10.0)
     # None: the threshold fitted by `python -m eval.calibrate` (service/answerers/calibration.json)
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_answer_words: int = 60

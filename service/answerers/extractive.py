@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from index.store import SentenceRow, Store
-from index.terms import terms
+from index.terms import matches, terms
 from service.answer_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity, focus_noun, how_many_focus,
                                   name_focus, near, near_all, novel_spans, office_focus, office_terms, pick_short_answer,
                                   question_type, specifics, subtype)
@@ -126,7 +126,7 @@ class ExtractiveAnswerer(Answerer):
         sims = np.stack([r.vector for r in rows]) @ qvec.reshape(-1)
 
         def coverage(ts: frozenset[str]) -> float:
-            return sum(weights[t] for t in qterms & ts) / total
+            return sum(weights[t] for t in qterms if matches(t, ts)) / total
 
         scored: list[Scored] = []
         for i, (r, sem) in enumerate(zip(rows, sims)):
@@ -165,6 +165,11 @@ class ExtractiveAnswerer(Answerer):
             scored.append(item)
         ranked = sorted(scored, key=lambda x: -x.score)
         return ranked, info
+
+    def sentence_scores(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> dict[tuple[str, int], float]:
+        """Every candidate sentence's score, keyed by (doc_id, start): what the reranker orders by."""
+        scored, _ = self.score(question, qvec, hits)
+        return {(s.row.doc_id, s.row.start): s.score for s in scored}
 
     @staticmethod
     def features(best: Scored, info: dict) -> dict[str, float]:

@@ -5,24 +5,25 @@ raise them when the answerer improves. Latency is not guarded here (see `citeqa 
 """
 from __future__ import annotations
 
-# measured 2026-11-22 at the calibrated threshold 0.25 (service/answerers/calibration.json)
+# measured 2026-11-22 (session 2: reranking, stand-alone sentences) at the calibrated threshold 0.2
+# (service/answerers/calibration.json); hit@1 is held at the peer-beating target itself
 FLOORS = {
-    "hit@1": 0.88,  # measured 0.910
+    "hit@1": 0.95,  # measured 0.987
     "hit@5": 0.97,  # 1.000
-    "mrr": 0.92,  # 0.953
+    "mrr": 0.96,  # 0.992
     "evidence_hit@5": 0.94,  # 0.974
-    "accuracy": 0.86,  # 0.885
+    "accuracy": 0.87,  # 0.897
     "short_accuracy": 0.34,  # 0.372
     "short_accuracy_typed": 0.77,  # 0.815
-    "citation_precision": 0.74,  # 0.773
-    "citation_recall": 0.96,  # 0.986
+    "citation_precision": 0.76,  # 0.795
+    "citation_recall": 0.97,  # 1.000
     "unanswerable_abstained": 0.80,  # 0.850
 }
 CEILINGS = {
-    "answerable_wrongly_abstained": 0.03,  # measured 0.000 (lower is better)
+    "answerable_wrongly_abstained": 0.04,  # measured 0.013 (lower is better)
 }
 # hybrid retrieval of the engine under test
-MODE_FLOORS = {"hybrid": {"hit@1": 0.88, "hit@5": 0.97, "evidence_hit@5": 0.94}}
+MODE_FLOORS = {"hybrid": {"hit@1": 0.95, "hit@5": 0.97, "evidence_hit@5": 0.94}}
 
 
 def test_fusion_beats_each_retriever_alone(eval_result):

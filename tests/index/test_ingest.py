@@ -4,6 +4,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.hybrid import DB_NAME, HybridIndex
@@ -211,3 +212,20 @@ def test_a_write_by_another_process_is_seen_without_a_restart(index_copy, embedd
     assert server.dense.ntotal == server.store.counts()["chunks"]
     ids = {server.store.chunks([i])[i].doc_id for i, _ in server.search_dense(q, 40)}
     assert "busan" in ids and "jeju" in ids and "000_9a5729eff16b3773" not in ids
+
+
+def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(seed_engine, embedder):
+    """"Park briefed …" is stored with the terms and vector of "… Vice Foreign Minister Park Yoon-joo
+    briefed …" (mentions.py), while its offsets still cut the article's own words."""
+    store = seed_engine.index.store
+    doc = next(d for d in store.documents() if "pledge stronger deterrence" in d.title)
+    text = store.document_text(doc.doc_id)
+    rows = store.conn.execute("SELECT start, end, terms, vector FROM sentences WHERE doc_id=?", (doc.doc_id,)).fetchall()
+    start, end, terms_, blob = next(r for r in rows if text[r[0]:r[1]].startswith("Park briefed his counterparts"))
+    assert {"vice", "foreign", "minist", "brief", "counterpart"} <= set(terms_.split())
+    plain, alone = embedder.encode(
+        [text[start:end], "South Korea’s First Vice Foreign Minister Park Yoon-joo" + text[start + 4:end]], progress=False)
+    stored = np.frombuffer(blob, dtype=np.float32)
+    assert float(stored @ alone) > 0.999 and float(stored @ plain) < 0.99
+    hits = store.conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'park AND briefed AND vice'").fetchall()
+    assert hits  # BM25 sees the stand-alone text too

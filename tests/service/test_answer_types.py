@@ -92,3 +92,10 @@ def test_an_office_answers_a_which_office_question():
     s = "They are likely to regularize their meetings into trilateral meetings for the foreign and defense ministers."
     q = "Meetings of which ministers are the three countries likely to regularize?"
     assert "the foreign and defense ministers" in texts(at.novel_spans(at.WHO, s, q))
+
+
+def test_relative_clause_does_not_set_the_question_type():
+    from service.answer_types import WHAT, WHERE, question_type
+    q = "What sort of war game, in which officials sit down and talk through a mock crisis, will the drills feature?"
+    assert question_type(q) == WHAT
+    assert question_type("In which city were the talks held?") == WHERE
