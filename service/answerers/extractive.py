@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> dict:
 @dataclass
 class Scored:
     row: SentenceRow
-    hit: Hit
+    hit: Hit | None  # None until score() places the sentence in a passage
     text: str
     sem: float
     cov: float
@@ -87,6 +88,7 @@ class ExtractiveAnswerer(Answerer):
         self.conf_coef = {k: float(cal["confidence"]["coef"][k]) for k in self.CONF_COEF}
         self.threshold = float(cal["threshold"]) if abstain_threshold is None else abstain_threshold
         self.max_words = max_answer_words
+        self._memo = threading.local()
 
     @staticmethod
     def score_terms(s: "Scored") -> dict[str, float]:
@@ -95,6 +97,36 @@ class ExtractiveAnswerer(Answerer):
 
     # ---- scoring ------------------------------------------------------------------------------
     def score(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], dict]:
+        """The candidate sentences of `hits`, best first. Each belongs to the best-ranked passage
+        that holds it (overlap repeats sentences), whose rank gives its prior."""
+        sentences, info = self._analyse(question, qvec, hits)
+        best_hit: dict[tuple[str, int], Hit] = {}
+        for h in hits:
+            for r in h.sentences:
+                best_hit.setdefault((r.doc_id, r.start), h)
+        scored: list[Scored] = []
+        for i, a in enumerate(sentences):
+            item = replace(a, hit=best_hit[(a.row.doc_id, a.row.start)],
+                           prev=scored[i - 1] if a.prev is not None else None)
+            terms_ = self.score_terms(item)
+            item.score = terms_["sem"] + sum(w * terms_[k] for k, w in self.weights.items())
+            scored.append(item)
+        return sorted(scored, key=lambda x: -x.score), info
+
+    def _analyse(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], dict]:
+        """Everything about the candidate sentences that does not depend on the passages' order, in
+        document order. Within one ask the reranker and then the answerer score the same passages,
+        only re-ordered: the second call reuses the first. "One ask" = the same query-vector object
+        (each ask embeds anew), the same passages and no write in between (row ids can be reused)."""
+        key = (question, frozenset(h.row_id for h in hits), self.store.generation())
+        last = getattr(self._memo, "last", None)
+        if last is not None and last[0] is qvec and last[1] == key:
+            return last[2]
+        result = self._analyse_uncached(question, qvec, hits)
+        self._memo.last = (qvec, key, result)
+        return result
+
+    def _analyse_uncached(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], dict]:
         qtype = question_type(question)
         sub = subtype(question, qtype)
         focus = how_many_focus(question)
@@ -113,11 +145,9 @@ class ExtractiveAnswerer(Answerer):
                 # "what was the budget of …" when no article ever mentions a budget
                 "absent_focus": bool(noun_terms) and all(df.get(t, 0) == 0 for t in noun_terms)}
 
-        best_hit: dict[tuple[str, int], Hit] = {}
         by_key: dict[tuple[str, int], SentenceRow] = {}
-        for h in hits:  # a sentence in several passages (overlap) belongs to the best-ranked one
+        for h in hits:
             for r in h.sentences:
-                best_hit.setdefault((r.doc_id, r.start), h)
                 by_key.setdefault((r.doc_id, r.start), r)
         if not by_key:
             return [], info
@@ -128,7 +158,7 @@ class ExtractiveAnswerer(Answerer):
         def coverage(ts: frozenset[str]) -> float:
             return sum(weights[t] for t in qterms if matches(t, ts)) / total
 
-        scored: list[Scored] = []
+        out: list[Scored] = []
         for i, (r, sem) in enumerate(zip(rows, sims)):
             doc_text = texts[r.doc_id]
             text = doc_text[r.start : r.end]
@@ -136,7 +166,7 @@ class ExtractiveAnswerer(Answerer):
             prev = None
             if i and rows[i - 1].doc_id == r.doc_id and not doc_text[rows[i - 1].end : r.start].strip() \
                     and _LEANS_BACK.match(text):
-                prev = scored[i - 1]
+                prev = out[i - 1]
                 # "They noted …" is about whoever the sentence before names
                 cov = max(cov, coverage(r.terms | prev.row.terms))
             if qtype == NAME:
@@ -156,15 +186,10 @@ class ExtractiveAnswerer(Answerer):
             else:
                 fit = 0.5
             heading = len(text.split()) < 5 or not _ENDS_SENTENCE.search(text)
-            hit = best_hit[(r.doc_id, r.start)]
             context = (prev.text + " " + text) if prev else text
             specific = all(re.search(rf"(?<![\w]){re.escape(x)}(?![\w])", context, re.I) for x in specs)
-            item = Scored(r, hit, text, float(sem), cov, fit, 0.0, heading, prev, specific)
-            terms_ = self.score_terms(item)
-            item.score = terms_["sem"] + sum(w * terms_[k] for k, w in self.weights.items())
-            scored.append(item)
-        ranked = sorted(scored, key=lambda x: -x.score)
-        return ranked, info
+            out.append(Scored(r, None, text, float(sem), cov, fit, 0.0, heading, prev, specific))
+        return out, info
 
     def sentence_scores(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> dict[tuple[str, int], float]:
         """Every candidate sentence's score, keyed by (doc_id, start): what the reranker orders by."""

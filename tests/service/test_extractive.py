@@ -91,3 +91,26 @@ def test_ask_cli_without_an_index_fails_clearly(tmp_path, capsys):
     assert cli.main(["ask", "anything?", "--index-dir", str(tmp_path / "none")]) == cli.EXIT_ERROR
     err = capsys.readouterr().err
     assert "citeqa ingest" in err and "Traceback" not in err
+
+
+def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(seed_engine, monkeypatch):
+    """The reranker and then the answerer score the same passages within one ask: analysed once."""
+    answerer = seed_engine.answerer
+    q = "When did real-time missile-data sharing start?"
+    qvec = seed_engine.embed(q)
+    hits = seed_engine.retriever.run(q, qvec, 5)
+    calls = []
+    real = answerer._analyse_uncached
+    monkeypatch.setattr(answerer, "_analyse_uncached", lambda *a: calls.append(1) or real(*a))
+    first, _ = answerer.score(q, qvec, hits)
+    flipped = seed_engine.reranker.run(q, qvec, hits)[::-1]
+    second, _ = answerer.score(q, qvec, flipped)
+    assert len(calls) == 1
+    key = lambda s: (s.row.doc_id, s.row.start)  # noqa: E731
+    a, b = {key(s): s for s in first}, {key(s): s for s in second}
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k].sem, a[k].cov, a[k].fit) == (b[k].sem, b[k].cov, b[k].fit)
+        assert b[k].hit.chunk.chunk_id in {h.chunk.chunk_id for h in flipped}
+    answerer.score(q, seed_engine.embed(q), hits)  # a new ask (a new query vector) analyses afresh
+    assert len(calls) == 2
