@@ -97,7 +97,9 @@ def score_response(q: dict, resp: dict, wall_ms: float, top_k: int = 5) -> dict:
         rank = M.first_gold_rank(pdocs, gold_docs)
         row.update({"gold_rank": rank, "hit@1": M.hit_at_k(pdocs, gold_docs, 1), "hit@5": M.hit_at_k(pdocs, gold_docs, k5),
                     "rr": M.reciprocal_rank(pdocs, gold_docs),
-                    "evidence_hit@5": M.evidence_hit_at_k(ptexts, q.get("evidence") or "", k5)})
+                    # a question with several gold articles may list one evidence sentence per article
+                    "evidence_hit@5": any(M.evidence_hit_at_k(ptexts, ev, k5)
+                                          for ev in [q.get("evidence") or "", *q.get("evidence_also", [])])})
     else:
         row.update({"gold_rank": None, "hit@1": None, "hit@5": None, "rr": None, "evidence_hit@5": None})
     cits = [(c["doc_id"], c["quote"]) for c in resp.get("citations") or []]

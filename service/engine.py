@@ -87,7 +87,9 @@ class Engine:
         self.embedder = embedder
         self.index = index
         self.encoder = QueryEncoder(embedder)
-        self.retriever = Retriever(index, rrf_k=settings.rrf_k, candidates=settings.candidates, mode=mode)
+        self.retriever = Retriever(index, rrf_k=settings.rrf_k, candidates=settings.candidates, mode=mode,
+                                   feedback_passages=settings.feedback_passages,
+                                   feedback_terms=settings.feedback_terms, feedback_weight=settings.feedback_weight)
         self.answerer = answerer or create_answerer(
             "extractive", store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words,

@@ -7,16 +7,25 @@
    passage vector. It re-ranks only the union of the first two candidate lists, with sentence
    vectors stored at ingest: no extra model call, no extra index. The same sentence rows then go
    to the answerer, so nothing is read twice.
+4. feedback (pseudo-relevance feedback, as RM3 does for BM25): the most distinctive words of
+   the first fused passages, searched with BM25 and fused at a lower weight. A question worded
+   unlike its article ("the deputy minister informed the envoys") reaches the passage that uses
+   the article's own words ("Park briefed his counterparts") through its neighbours. One more
+   FTS query, no model call.
 On the eval set this fusion beats dense-only and BM25-only (see README, `citeqa eval`).
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.hybrid import HybridIndex
 from index.store import ChunkRow, SentenceRow
+from index.terms import terms as content_terms
 from service.fusion import rrf
 from service.schemas import Filters
 
@@ -33,14 +42,26 @@ class Hit:
     sentences: list[SentenceRow] = field(default_factory=list)
 
 
+def feedback_terms(sentences: Iterable[SentenceRow], exclude: set[str], df: Mapping[str, int], n: int,
+                   k: int) -> list[str]:
+    """Pure: the k terms of `sentences` with the highest tf × idf, question terms and numbers left out."""
+    tf = Counter(t for s in sentences for t in s.terms if t not in exclude and not t.isdigit())
+    weight = {t: c * math.log((n + 1) / (df.get(t, 0) + 0.5)) for t, c in tf.items()}
+    return sorted(weight, key=lambda t: (-weight[t], t))[:k]
+
+
 class Retriever:
-    def __init__(self, index: HybridIndex, rrf_k: int = 5, candidates: int = 30, mode: str = "hybrid"):
+    def __init__(self, index: HybridIndex, rrf_k: int = 5, candidates: int = 30, mode: str = "hybrid",
+                 feedback_passages: int = 3, feedback_terms: int = 10, feedback_weight: float = 0.5):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.index = index
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.mode = mode
+        self.feedback_passages = feedback_passages
+        self.feedback_terms = feedback_terms
+        self.feedback_weight = feedback_weight
 
     def allowed(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or (filters.doc_ids is None and filters.date_from is None and filters.date_to is None):
@@ -70,5 +91,26 @@ class Retriever:
             rankings.append(sorted(best, key=lambda c: -best[c]))
         if lexical:
             rankings.append(lexical)
-        fused = rrf(rankings, k=self.rrf_k)[:top_k]
-        return [Hit(i, rows[i], s, r, dense.get(i, 0.0), sentences.get(i, [])) for r, (i, s) in enumerate(fused) if i in rows]
+        weights = [1.0] * len(rankings)
+        fused = rrf(rankings, k=self.rrf_k)
+        if self.mode in ("hybrid", "bm25") and self.feedback_weight > 0 and self.feedback_passages and fused:
+            extra = self._feedback(query, [c for c, _ in fused[: self.feedback_passages]], sentences, n, allowed)
+            if extra:
+                new = [c for c in extra if c not in rows]
+                if new:
+                    more = self.index.store.chunks(new)
+                    rows.update(more)
+                    sentences.update(self.index.store.sentences_of(more.values()))
+                rankings.append(extra)
+                weights.append(self.feedback_weight)
+                fused = rrf(rankings, k=self.rrf_k, weights=weights)
+        return [Hit(i, rows[i], s, r, dense.get(i, 0.0), sentences.get(i, []))
+                for r, (i, s) in enumerate(fused[:top_k]) if i in rows]
+
+    def _feedback(self, query: str, top: list[int], sentences: dict[int, list[SentenceRow]], n: int,
+                  allowed: np.ndarray | None) -> list[int]:
+        sents = [s for c in top for s in sentences.get(c, [])]
+        candidates = {t for s in sents for t in s.terms}
+        df, n_sent = self.index.store.document_frequencies(candidates)
+        expansion = feedback_terms(sents, set(content_terms(query)), df, n_sent, self.feedback_terms)
+        return [i for i, _ in self.index.search_bm25(" ".join(expansion), n, allowed)] if expansion else []

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)
     rrf_k: int = Field(5, ge=1)  # measured better than the usual 60 on the eval set (README)
     candidates: int = Field(30, ge=1, le=500)
+    # pseudo-relevance feedback (service/retrieval.py): the top words of the first fused passages,
+    # searched with BM25 and fused at this weight (0 turns it off)
+    feedback_passages: int = Field(3, ge=0, le=20)
+    feedback_terms: int = Field(10, ge=1, le=64)
+    feedback_weight: float = Field(0.5, ge=0.0, le=10.0)
     # second stage: passages re-ordered by their best sentence's answer score (service/reranking.py);
     # rerank_prior is the weight of the fused rank in that order
     rerank: bool = True

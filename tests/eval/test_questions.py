@@ -26,6 +26,10 @@ def test_fields_present_and_typed(raw):
         assert q["question"].strip(), q["id"]
         assert all(isinstance(a, str) and a.strip() for a in q["answers"]), q["id"]
         assert all(isinstance(d, str) and d for d in q["doc_ids"]), q["id"]
+        # optional: the same answer as stated by the question's other gold articles
+        also = q.get("evidence_also", [])
+        assert isinstance(also, list) and all(isinstance(e, str) and e.strip() for e in also), q["id"]
+        assert not also or len(q["doc_ids"]) > 1, f"{q['id']}: evidence_also needs several gold articles"
 
 
 def test_ids_unique(raw):
@@ -72,11 +76,15 @@ def test_evidence_verbatim_in_gold_article_and_holds_an_answer(raw, seed_engine)
     for q in raw:
         if not q["answerable"]:
             continue
-        ev = normalize_ws(q["evidence"])
-        if not any(ev in texts[d] for d in q["doc_ids"]):
-            problems.append(f"{q['id']}: evidence not found verbatim in {q['doc_ids']}")
-        if not contains_variant(q["evidence"], q["answers"]):
-            problems.append(f"{q['id']}: no answer variant {q['answers']} in the evidence")
+        for evidence in [q["evidence"], *q.get("evidence_also", [])]:
+            ev = normalize_ws(evidence)
+            if not any(ev in texts[d] for d in q["doc_ids"]):
+                problems.append(f"{q['id']}: evidence not found verbatim in {q['doc_ids']}: {evidence[:60]}")
+            if not contains_variant(evidence, q["answers"]):
+                problems.append(f"{q['id']}: no answer variant {q['answers']} in the evidence: {evidence[:60]}")
+        also_docs = [d for e in q.get("evidence_also", []) for d in q["doc_ids"] if normalize_ws(e) in texts[d]]
+        if len(set(also_docs)) != len(also_docs):
+            problems.append(f"{q['id']}: two evidence_also sentences from one article")
         # multi-article: every named article holds an answer variant somewhere
         for d in q["doc_ids"]:
             if not contains_variant(texts[d], q["answers"]):
