@@ -90,3 +90,20 @@ def test_evidence_verbatim_in_gold_article_and_holds_an_answer(raw, seed_engine)
             if not contains_variant(texts[d], q["answers"]):
                 problems.append(f"{q['id']}: gold article {d} holds none of {q['answers']}")
     assert not problems, "\n".join(problems)
+
+
+def test_heldout_set_is_well_formed_and_its_evidence_verbatim(seed_engine):
+    """eval/heldout.jsonl: questions written after the answerer was tuned, never used to tune it."""
+    path = DEFAULT_QUESTIONS.with_name("heldout.jsonl")
+    held = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    main = {normalize_ws(q["question"]).casefold() for q in
+            (json.loads(line) for line in DEFAULT_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip())}
+    assert len(held) >= 12 and not any(normalize_ws(q["question"]).casefold() in main for q in held)
+    for q in held:
+        for name, typ in FIELDS.items():
+            assert isinstance(q[name], typ), (q["id"], name)
+        if q["answerable"]:
+            text = normalize_ws(seed_engine.document(q["doc_ids"][0]).text)
+            assert normalize_ws(q["evidence"]) in text and contains_variant(q["evidence"], q["answers"]), q["id"]
+        else:
+            assert q["kind"] == "unanswerable" and not q["answers"], q["id"]
