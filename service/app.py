@@ -180,11 +180,12 @@ def _log_load_failure(message: str) -> None:
 
 
 def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first: bool = False,
-               on_load_failure: Callable[[str], None] | None = None) -> FastAPI:
+               on_load_failure: Callable[[str], None] | None = None, load_before_serving: bool = False) -> FastAPI:
     """The app. With ``engine`` (tests) it is ready at once; otherwise the lifespan loads the
     model and the index once, in a background thread (``ingest_first``: build/update it from
     ``settings.seeds_dir`` first); if that fails, /readyz stays 503 with the reason and
-    ``on_load_failure(message)`` is called (default: log it)."""
+    ``on_load_failure(message)`` is called (default: log it). ``load_before_serving`` (the worker
+    processes of service/workers.py): load during start-up instead, and fail start-up if it fails."""
     state = ServiceState(settings=settings, engine=engine, metrics=Metrics())
     if engine is not None:
         state.ready.set()
@@ -195,6 +196,15 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
         # thread anyway, so a smaller pool only saves memory and context switches.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         loader = None
+        if state.engine is None and load_before_serving:
+            await anyio.to_thread.run_sync(_load_engine, state, False, on_load_failure or _log_load_failure)
+            if state.engine is None:
+                raise RuntimeError(f"citeqa cannot serve: {state.load_error}")
+            try:
+                yield
+            finally:
+                state.engine.close()
+            return
         if state.engine is None:
             callback = on_load_failure or _log_load_failure
             loader = threading.Thread(target=_load_engine, args=(state, ingest_first, callback),
@@ -272,6 +282,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
         print(f"citeqa: warning: listening on {host} without CITEQA_API_KEY; document writes are accepted "
               "from this machine only", file=sys.stderr)
+    if settings.workers > 1:
+        from service.workers import serve_workers
+
+        return serve_workers(settings, host, port, ingest_first)
 
     server: uvicorn.Server | None = None
 

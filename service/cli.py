@@ -18,6 +18,8 @@ def _settings(args: argparse.Namespace):
     overrides = {}
     if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "workers", None):
+        overrides["workers"] = args.workers
     return Settings(**overrides)
 
 
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--index-dir")
     p.add_argument("--ingest", action="store_true", help="build or update the index from the seeds folder first")
+    p.add_argument("--workers", type=int, default=None,
+                   help="server processes, each with its own model (default: CITEQA_WORKERS, else 1)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="answer one question from the command line")

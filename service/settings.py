@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000
     worker_threads: int = Field(16, ge=1, le=256)  # request threads (the model has its own)
+    # server processes (service/workers.py), each loading its own model (~550 MB)
+    workers: int = Field(1, ge=1, le=16)
 
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:
