@@ -109,8 +109,16 @@ class Engine:
             raise EngineError(f"cannot load the embedding model: {exc}") from exc
         try:
             if ingest_if_needed:
-                index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True)
-                report = ingest(index, [settings.seeds_dir])
+                try:
+                    index, rebuild = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True), False
+                except IndexMismatch as exc:
+                    # `serve --ingest` is the one command that keeps the index current: an index made
+                    # by another model or an older text pipeline is rebuilt (API-added documents are
+                    # re-embedded from their stored text, see ingest), not refused.
+                    log.warning("%s: rebuilding it", str(exc).replace("; re-run `citeqa ingest --rebuild`", ""))
+                    index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
+                    rebuild = True
+                report = ingest(index, [settings.seeds_dir], rebuild=rebuild)
                 log.info("index up to date: %s", report.summary().replace("\n", "; "))
             else:
                 index = HybridIndex.from_settings(settings, embedder)
