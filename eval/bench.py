@@ -120,7 +120,7 @@ def run_query(ctx: _Context) -> tuple[dict, str]:
     a = ctx.args
     questions = load_questions(a.questions_file, a.questions)
     settings = ctx.settings.model_copy(update={"index_dir": ctx.index_dir()})
-    engine = Engine.load(settings, embedder=ctx.embedder)
+    engine = Engine.load(settings)  # its own embedder, configured as the service's (one ONNX thread)
     try:
         rounds = a.rounds or (1 if a.quick else 3)
         res = bench_query.run(engine, questions, rounds=rounds, warmup=1, top_k=settings.top_k,

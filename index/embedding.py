@@ -1,6 +1,7 @@
 """Sentence-transformers embedder, loaded once, from a folder on disk (never from a hub)."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -12,11 +13,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+log = logging.getLogger(__name__)
+
 
 class Embedder:
     """Normalized embeddings; `encode` is safe to call from several threads (one at a time)."""
 
-    def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32, quantize: bool = False):
+    def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32, quantize: bool = False,
+                 backend: str = "auto", onnx_cache_dir: Path | str | None = None, threads: int = 0):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -42,11 +46,32 @@ class Embedder:
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
         self._lock = threading.Lock()  # a torch module is not re-entrant across threads
+        # ONNX Runtime computes the same vectors (cosine > 0.99999 to torch's, tested) ~1.7x faster;
+        # "auto" falls back to torch when it cannot (int8 is a torch-only option)
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"embedding backend must be auto, onnx or torch, not {backend!r}")
+        self._onnx = None
+        self.backend = "torch"
+        if backend != "torch" and not quantize:
+            import torch
+
+            from index.onnx_runtime import OnnxEncoder, Unsupported
+
+            cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
+            try:
+                self._onnx = OnnxEncoder(self._model, self.model_path, cache, threads=threads or torch.get_num_threads())
+                self.backend = "onnx"
+            except Unsupported as exc:
+                if backend == "onnx":
+                    raise ValueError(f"the ONNX backend cannot run this model: {exc}") from exc
+                log.info("embedding with torch: %s", exc)
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings, threads: int = 0) -> "Embedder":
+        """`threads`: ONNX Runtime threads when settings.embed_threads leaves it open (0: all cores)."""
         return cls(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size,
-                   quantize=settings.embed_quantize)
+                   quantize=settings.embed_quantize, backend=settings.embed_backend,
+                   onnx_cache_dir=settings.onnx_cache_dir, threads=settings.embed_threads or threads)
 
     @property
     def tokenizer(self):
@@ -58,6 +83,8 @@ class Embedder:
         if progress is None:
             progress = sys.stderr.isatty() and len(texts) > self.batch_size
         with self._lock:
+            if self._onnx is not None:
+                return self._onnx.encode(texts, self.batch_size, progress)
             vecs = self._model.encode(
                 texts,
                 batch_size=self.batch_size,

@@ -8,10 +8,12 @@ separate in-memory BM25 (bm25s) would need its own file kept in step by hand.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +103,19 @@ def _blob(vec: np.ndarray) -> bytes:
 class Store:
     """One SQLite file. Connections are per thread; writes are serialized by SQLite itself."""
 
-    def __init__(self, path: Path, create: bool = False):
+    def __init__(self, path: Path, create: bool = False, cache_docs: int = 1024):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise FileNotFoundError(f"no index at {self.path.parent} (run `citeqa ingest` first)")
         self._local = threading.local()
+        # Rows of recently asked-about documents (sentences with vectors and terms, texts, chunks)
+        # and term frequencies, read and decoded once: that was half of a question's non-model
+        # time. All of it is dropped when the store's generation moves (a write here or in another
+        # process), so a cached row is never older than the data.
+        self._limits = {"sentences": cache_docs, "texts": cache_docs, "chunks": 64 * cache_docs, "df": 64 * cache_docs}
+        self._caches: dict[str, OrderedDict] = {kind: OrderedDict() for kind in self._limits}
+        self._cache_gen = -1
+        self._cache_lock = threading.Lock()
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -176,18 +186,45 @@ class Store:
         return r[0] if r else None
 
     def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(set(doc_ids))
-        if not ids:
+        def fetch(ids: list[str]) -> dict[str, str]:
+            q = f"SELECT doc_id, text FROM documents WHERE doc_id IN ({','.join('?' * len(ids))})"
+            return dict(self.conn.execute(q, ids).fetchall())
+
+        return self._cached("texts", list(dict.fromkeys(doc_ids)), fetch)
+
+    def _cached(self, kind: str, keys: list, fetch) -> dict:
+        """{key: value} for the keys that exist, from the cache or from `fetch(missing keys)`."""
+        if not keys:
             return {}
-        q = f"SELECT doc_id, text FROM documents WHERE doc_id IN ({','.join('?' * len(ids))})"
-        return dict(self.conn.execute(q, ids).fetchall())
+        gen = self.generation()
+        cache = self._caches[kind]
+        with self._cache_lock:
+            if gen != self._cache_gen:
+                for c in self._caches.values():
+                    c.clear()
+                self._cache_gen = gen
+            found = {k: cache[k] for k in keys if k in cache}
+            for k in found:
+                cache.move_to_end(k)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            fetched = {}
+            for i in range(0, len(missing), 500):  # SQLite's parameter limit
+                fetched.update(fetch(missing[i : i + 500]))
+            with self._cache_lock:
+                if self._cache_gen == gen:  # read after the generation: never older than it
+                    cache.update(fetched)
+                    while len(cache) > self._limits[kind]:
+                        cache.popitem(last=False)
+            found.update(fetched)
+        return found
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return {}
-        q = f"SELECT id, chunk_id, doc_id, ord, start, end FROM chunks WHERE id IN ({','.join('?' * len(ids))})"
-        return {r[0]: ChunkRow(*r) for r in self.conn.execute(q, ids)}
+        def fetch(part: list[int]) -> dict[int, ChunkRow]:
+            q = f"SELECT id, chunk_id, doc_id, ord, start, end FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            return {r[0]: ChunkRow(*r) for r in self.conn.execute(q, part)}
+
+        return self._cached("chunks", list(dict.fromkeys(int(i) for i in ids)), fetch)
 
     def chunk_ids_for(self, doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> np.ndarray:
         """Row ids of the chunks whose document passes the filters."""
@@ -198,31 +235,40 @@ class Store:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def sentences_of(self, chunks: Iterable[ChunkRow]) -> dict[int, list[SentenceRow]]:
-        """The sentences (with vectors and terms) of each chunk, by chunk row id: one query per document."""
-        by_doc: dict[str, list[ChunkRow]] = {}
+        """The sentences (with vectors and terms) of each chunk, by chunk row id."""
+        chunks = list(chunks)
+        rows = self.doc_sentences({c.doc_id for c in chunks})
+        out: dict[int, list[SentenceRow]] = {}
         for c in chunks:
-            by_doc.setdefault(c.doc_id, []).append(c)
-        out: dict[int, list[SentenceRow]] = {c.id: [] for cs in by_doc.values() for c in cs}
-        for doc_id, cs in by_doc.items():
-            lo, hi = min(c.start for c in cs), max(c.end for c in cs)
-            rows = [
-                SentenceRow(d, st, en, np.frombuffer(blob, dtype=np.float32), frozenset(t.split()))
-                for d, st, en, blob, t in self.conn.execute(
-                    "SELECT doc_id, start, end, vector, terms FROM sentences WHERE doc_id=? AND start>=? AND end<=? "
-                    "ORDER BY start", (doc_id, lo, hi))
-            ]
-            for c in cs:
-                out[c.id] = [r for r in rows if c.start <= r.start and r.end <= c.end]
+            doc_rows = rows.get(c.doc_id, [])
+            starts = [r.start for r in doc_rows]
+            i = bisect.bisect_left(starts, c.start)
+            j = bisect.bisect_right(starts, c.end)
+            out[c.id] = [r for r in doc_rows[i:j] if r.end <= c.end]
         return out
+
+    def doc_sentences(self, doc_ids: Iterable[str]) -> dict[str, list[SentenceRow]]:
+        """All sentence rows of each document, in text order."""
+        def fetch(ids: list[str]) -> dict[str, list[SentenceRow]]:
+            out: dict[str, list[SentenceRow]] = {d: [] for d in ids}
+            for d, st, en, blob, t in self.conn.execute(
+                    f"SELECT doc_id, start, end, vector, terms FROM sentences WHERE doc_id IN "
+                    f"({','.join('?' * len(ids))}) ORDER BY doc_id, start", ids):
+                out[d].append(SentenceRow(d, st, en, np.frombuffer(blob, dtype=np.float32), frozenset(t.split())))
+            return out
+
+        return self._cached("sentences", list(dict.fromkeys(doc_ids)), fetch)
 
     def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """({term: number of sentences containing it}, number of sentences)."""
-        terms = list(set(terms))
         n = int(self.get_meta("n_sentences") or 0)
-        if not terms:
-            return {}, n
-        q = f"SELECT term, df FROM term_df WHERE term IN ({','.join('?' * len(terms))})"
-        return dict(self.conn.execute(q, terms).fetchall()), n
+
+        def fetch(ts: list[str]) -> dict[str, int]:
+            q = f"SELECT term, df FROM term_df WHERE term IN ({','.join('?' * len(ts))})"
+            return dict.fromkeys(ts, 0) | dict(self.conn.execute(q, ts).fetchall())  # absent terms: 0
+
+        df = self._cached("df", list(set(terms)), fetch)
+        return {t: v for t, v in df.items() if v}, n
 
     def bm25(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk row id, score) by BM25; higher is better."""

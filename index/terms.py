@@ -50,7 +50,13 @@ def words(text: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    return _stemmer().stemWords(words(text))
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> tuple[str, ...]:
+    # The answerer asks for the terms of the same sentences and windows again and again.
+    return tuple(_stemmer().stemWords(words(text)))
 
 
 # A capital stands for its government in news copy ("Seoul and Tokyo agreed…" = South Korea and

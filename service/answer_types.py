@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 WHEN, HOW_MANY, WHO, WHERE, WHY, HOW, WHAT, YESNO = "when", "how-many", "who", "where", "why", "how", "what", "yes-no"
 TYPED = {WHEN, HOW_MANY, WHO, WHERE, "name"}  # types whose answer is a span we can recognise
@@ -269,6 +270,16 @@ _DAY_LEVEL = re.compile(rf"\d|{_WEEKDAY}|\b(?:today|yesterday|tomorrow)\b", re.I
 
 def spans_for(qtype: str, text: str, sub: str | None = None) -> list[TypedSpan]:
     """Candidate answer spans of the question's type in `text` (empty for untyped questions)."""
+    return list(_spans_for(qtype, text, sub))
+
+
+@lru_cache(maxsize=32768)
+def _spans_for(qtype: str, text: str, sub: str | None) -> tuple[TypedSpan, ...]:
+    # pure and regex-heavy; the same sentences come back question after question
+    return tuple(_find_spans(qtype, text, sub))
+
+
+def _find_spans(qtype: str, text: str, sub: str | None) -> list[TypedSpan]:
     if qtype == WHEN:
         found = dates(text)
         return [s for s in found if _DAY_LEVEL.search(s.text) and not _year_like.match(s.text)] if sub == "day" else found

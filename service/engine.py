@@ -104,7 +104,9 @@ class Engine:
     def load(cls, settings: Settings, ingest_if_needed: bool = False, embedder: Embedder | None = None,
              mode: str = "hybrid") -> "Engine":
         try:
-            embedder = embedder or Embedder.from_settings(settings)
+            # One ONNX thread per question: the load benchmark serves as many questions per second
+            # as with two, on half the CPU and with a lower p95 (README); `citeqa ingest` uses all cores.
+            embedder = embedder or Embedder.from_settings(settings, threads=1)
         except (OSError, ValueError) as exc:
             raise EngineError(f"cannot load the embedding model: {exc}") from exc
         try:

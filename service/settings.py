@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,11 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(16, ge=1, le=1024)  # 16 measured fastest on 2 cores (bench ingest)
     # int8 dynamic quantization of the model: faster ingest and queries, slightly different vectors
     embed_quantize: bool = False
+    # auto: ONNX Runtime when it can run the model (same vectors, ~1.7x faster), else torch
+    embed_backend: Literal["auto", "onnx", "torch"] = "auto"
+    onnx_cache_dir: Path = REPO_ROOT / ".citeqa" / "onnx"  # the exported model, made once
+    # ONNX Runtime threads; 0: one per question in the service, all cores for `citeqa ingest`
+    embed_threads: int = Field(0, ge=0, le=256)
 
     # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
     # embedder's 256 word-piece window, which a test checks on the seeds

@@ -18,7 +18,7 @@ import json
 import math
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +106,8 @@ class ExtractiveAnswerer(Answerer):
                 best_hit.setdefault((r.doc_id, r.start), h)
         scored: list[Scored] = []
         for i, a in enumerate(sentences):
-            item = replace(a, hit=best_hit[(a.row.doc_id, a.row.start)],
-                           prev=scored[i - 1] if a.prev is not None else None)
+            item = Scored(a.row, best_hit[(a.row.doc_id, a.row.start)], a.text, a.sem, a.cov, a.fit, 0.0, a.heading,
+                          scored[i - 1] if a.prev is not None else None, a.specific)
             terms_ = self.score_terms(item)
             item.score = terms_["sem"] + sum(w * terms_[k] for k, w in self.weights.items())
             scored.append(item)
@@ -193,8 +193,16 @@ class ExtractiveAnswerer(Answerer):
 
     def sentence_scores(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> dict[tuple[str, int], float]:
         """Every candidate sentence's score, keyed by (doc_id, start): what the reranker orders by."""
-        scored, _ = self.score(question, qvec, hits)
-        return {(s.row.doc_id, s.row.start): s.score for s in scored}
+        sentences, _ = self._analyse(question, qvec, hits)
+        rank: dict[tuple[str, int], int] = {}
+        for h in hits:
+            for r in h.sentences:
+                rank.setdefault((r.doc_id, r.start), h.rank)
+        w = self.weights
+        return {(a.row.doc_id, a.row.start):  # the same sum as score(), without building Scored rows
+                a.sem + w.get("cov", 0.0) * a.cov + w.get("fit", 0.0) * a.fit
+                + w.get("prior", 0.0) / (rank[(a.row.doc_id, a.row.start)] + 1) - w.get("heading", 0.0) * a.heading
+                for a in sentences}
 
     @staticmethod
     def features(best: Scored, info: dict) -> dict[str, float]:

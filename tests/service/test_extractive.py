@@ -114,3 +114,14 @@ def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(seed_e
         assert b[k].hit.chunk.chunk_id in {h.chunk.chunk_id for h in flipped}
     answerer.score(q, seed_engine.embed(q), hits)  # a new ask (a new query vector) analyses afresh
     assert len(calls) == 2
+
+
+def test_reranker_scores_equal_the_answerers_sentence_scores(seed_engine):
+    answerer = seed_engine.answerer
+    for q in [x["question"] for x in QUESTIONS[::7]]:
+        qvec = seed_engine.embed(q)
+        hits = seed_engine.retriever.run(q, qvec, 5)
+        quick = answerer.sentence_scores(q, qvec, hits)
+        scored, _ = answerer.score(q, qvec, hits)
+        assert quick.keys() == {(s.row.doc_id, s.row.start) for s in scored}
+        assert all(abs(quick[(s.row.doc_id, s.row.start)] - s.score) < 1e-9 for s in scored)

@@ -1,0 +1,140 @@
+"""The embedding model run by ONNX Runtime: the same vectors, about 1.7x faster on this CPU.
+
+sentence-transformers has an ONNX backend, but it goes through optimum, which pins transformers
+4.x (a downgrade of this whole stack), so the graph is exported here with torch.onnx and run with
+onnxruntime directly. Only what MiniLM-style models need is supported: a BERT-like transformer,
+mean or CLS pooling, optional normalization; anything else raises `Unsupported` and the caller
+keeps the torch path. The export (about a second) is cached on disk, keyed by the weights' hash,
+and written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+class Unsupported(RuntimeError):
+    """This model (or this machine) cannot use the ONNX path; use torch."""
+
+
+def _weights_digest(model_dir: Path) -> str:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        f = model_dir / name
+        if f.exists():
+            h = hashlib.sha256()
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            return h.hexdigest()[:16]
+    raise Unsupported(f"no weights file in {model_dir}")
+
+
+def _pooling(st_model) -> tuple[str, bool]:
+    """('mean' | 'cls', normalize) from the model's modules, or Unsupported."""
+    from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    modules = list(st_model)
+    if not modules or not isinstance(modules[0], Transformer):
+        raise Unsupported("the first module is not a transformer")
+    rest = modules[1:]
+    normalize = bool(rest) and isinstance(rest[-1], Normalize)
+    if normalize:
+        rest = rest[:-1]
+    if len(rest) != 1 or not isinstance(rest[0], Pooling):
+        raise Unsupported("only transformer + pooling (+ normalize) models are supported")
+    mode = rest[0].get_config_dict().get("pooling_mode")
+    if mode not in ("mean", "cls"):
+        raise Unsupported(f"pooling mode {mode!r}")
+    return mode, normalize
+
+
+class OnnxEncoder:
+    def __init__(self, st_model, model_dir: Path, cache_dir: Path, threads: int):
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise Unsupported("onnxruntime is not installed") from exc
+        self.tokenizer = st_model.tokenizer
+        self.max_length = int(st_model.max_seq_length)
+        self.mode, self.normalize = _pooling(st_model)
+        self.path = Path(cache_dir) / f"{Path(model_dir).name}-{_weights_digest(Path(model_dir))}.onnx"
+        if not self.path.exists():
+            self._export(st_model)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def _export(self, st_model) -> None:
+        try:
+            import onnx  # noqa: F401  (torch's exporter needs it)
+            import torch
+        except ImportError as exc:
+            raise Unsupported("the onnx package is needed once, to export the model") from exc
+        transformer = st_model[0].auto_model.eval()
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+        sample = self.tokenizer(["an example sentence", "two"], padding=True, return_tensors="pt")
+        if "token_type_ids" not in sample:
+            raise Unsupported("the tokenizer gives no token_type_ids")
+        axes = {0: "batch", 1: "tokens"}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".onnx.tmp")
+        os.close(fd)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer notes on shapes, not problems
+                torch.onnx.export(
+                    Wrapped(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+                    tmp, input_names=["input_ids", "attention_mask", "token_type_ids"],
+                    output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                    dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                                  "last_hidden_state": axes},
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)  # a reader never sees half a file
+        except Exception as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise Unsupported(f"export failed: {exc}") from exc
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
+        out: np.ndarray | None = None
+        batches = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for i in batches:
+            idx = order[i : i + batch_size]
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="np")
+            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
+                    if k in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            if self.mode == "mean":
+                mask = enc["attention_mask"][..., None].astype(np.float32)
+                vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            else:
+                vecs = hidden[:, 0]
+            if self.normalize:
+                vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+        assert out is not None, "encode() needs at least one text"
+        return out
