@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSu
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EngineError(RuntimeError):
@@ -48,9 +50,13 @@ class QueryEncoder:
         self._thread.start()
 
     def encode(self, text: str) -> np.ndarray:
+        return self.submit(text).result()
+
+    def submit(self, text: str) -> Future:
+        """Queue a text for the model thread; the future holds its vector."""
         future: Future = Future()
         self._queue.put((text, future))
-        return future.result()
+        return future
 
     def _run(self) -> None:
         while True:
@@ -134,6 +140,15 @@ class Engine:
     def embed(self, text: str) -> np.ndarray:
         return self.encoder.encode(text)
 
+    def embed_while(self, text: str, work: Callable[[], T]) -> tuple[np.ndarray, T]:
+        """The text's vector, and `work()` done on this thread while the model thread embeds."""
+        pending = self.encoder.submit(text)
+        try:
+            result = work()
+        finally:
+            vec = pending.result()
+        return vec, result
+
     def _passages(self, hits: list[Hit]) -> list[Passage]:
         texts = self.index.store.texts(h.chunk.doc_id for h in hits)
         docs = self.index.store.documents_by_id(h.chunk.doc_id for h in hits)
@@ -148,8 +163,9 @@ class Engine:
         qvec = self.embed(query) if self.retriever.mode != "bm25" or self.reranker else None
         return SearchResponse(results=self._passages(self.retrieve(query, qvec, top_k, filters)))
 
-    def retrieve(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None) -> list[Hit]:
-        hits = self.retriever.run(query, qvec, top_k, filters)
+    def retrieve(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None,
+                 lexical: list[int] | None = None) -> list[Hit]:
+        hits = self.retriever.run(query, qvec, top_k, filters, lexical=lexical)
         return self.reranker.run(query, qvec, hits) if self.reranker and qvec is not None else hits
 
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> AskResponse:
@@ -157,8 +173,8 @@ class Engine:
         if not question:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
-        qvec = self.embed(question)
-        hits = self.retrieve(question, qvec, top_k, filters)
+        qvec, lexical = self.embed_while(question, lambda: self.retriever.lexical(question, top_k, filters))
+        hits = self.retrieve(question, qvec, top_k, filters, lexical=lexical)
         t1 = time.perf_counter()
         answer = self.answerer.run(question, qvec, hits)
         passages = self._passages(hits)

@@ -72,12 +72,22 @@ class Retriever:
             filters.date_to.isoformat() if filters.date_to else None,
         )
 
-    def run(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None = None) -> list[Hit]:
+    def lexical(self, query: str, top_k: int, filters: Filters | None = None) -> list[int]:
+        """The BM25 ranking alone. It needs no query vector, so the engine runs it while the model
+        embeds the question (ONNX Runtime releases the GIL; one model thread leaves a core free)."""
+        if self.mode not in ("hybrid", "bm25"):
+            return []
+        return [i for i, _ in self.index.search_bm25(query, max(self.candidates, top_k), self.allowed(filters))]
+
+    def run(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None = None,
+            lexical: list[int] | None = None) -> list[Hit]:
+        """The fused passages; `lexical`: this query's `lexical()` ranking when already computed."""
         allowed = self.allowed(filters)
         n = max(self.candidates, top_k)
         use_dense = self.mode in ("hybrid", "dense") and qvec is not None
         dense = dict(self.index.search_dense(qvec, n, allowed)) if use_dense else {}
-        lexical = [i for i, _ in self.index.search_bm25(query, n, allowed)] if self.mode in ("hybrid", "bm25") else []
+        if lexical is None:
+            lexical = self.lexical(query, top_k, filters)
         rows = self.index.store.chunks(list(dense) + lexical)
         sentences = self.index.store.sentences_of(rows.values())
 
