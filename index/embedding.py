@@ -64,7 +64,7 @@ class Embedder:
             except Unsupported as exc:
                 if backend == "onnx":
                     raise ValueError(f"the ONNX backend cannot run this model: {exc}") from exc
-                log.info("embedding with torch: %s", exc)
+                log.warning("embedding with torch instead of ONNX Runtime: %s", exc)
 
     @classmethod
     def from_settings(cls, settings, threads: int = 0) -> "Embedder":

@@ -92,8 +92,11 @@ class OnnxEncoder:
         if "token_type_ids" not in sample:
             raise Unsupported("the tokenizer gives no token_type_ids")
         axes = {0: "batch", 1: "tokens"}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".onnx.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".onnx.tmp")
+        except OSError as exc:  # a read-only install: run on torch rather than not at all
+            raise Unsupported(f"cannot write the ONNX copy to {self.path.parent}: {exc}") from exc
         os.close(fd)
         try:
             with torch.no_grad(), warnings.catch_warnings():

@@ -48,3 +48,10 @@ def test_onnx_backend_refuses_a_model_it_cannot_run(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="pooling mode"):
         Embedder.from_settings(Settings(embed_backend="onnx", onnx_cache_dir=tmp_path))
     assert Embedder.from_settings(Settings(embed_backend="auto", onnx_cache_dir=tmp_path)).backend == "torch"
+
+
+def test_an_unwritable_cache_falls_back_to_torch(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    e = Embedder.from_settings(Settings(onnx_cache_dir=blocker / "onnx"))
+    assert e.backend == "torch" and e.encode(["x"], progress=False).shape == (1, 384)
