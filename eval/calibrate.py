@@ -52,13 +52,16 @@ def gather(engine, questions: list[dict]) -> list[dict]:
         qvec = engine.embed(q["question"])
         hits = engine.retriever.run(q["question"], qvec, 5, None)
         scored, info = answerer.score(q["question"], qvec, hits)
+        ranks: dict[tuple[str, int], list[int]] = {}  # every passage holding a sentence (overlap)
+        for h in hits:
+            for r in h.sentences:
+                ranks.setdefault((r.doc_id, r.start), []).append(h.rank)
         cands = []
         for s in scored:
             text = _norm(s.text + " " + (s.prev.text if s.prev else ""))
             good = bool(q["answerable"]) and any(_norm(a) in text for a in q["answers"])
-            ranks = [h.rank for h in hits if any((r.doc_id, r.start) == (s.row.doc_id, s.row.start) for r in h.sentences)]
             cands.append({"terms": answerer.score_terms(s), "features": answerer.features(s, info), "good": good,
-                          "ranks": ranks or [s.hit.rank]})
+                          "ranks": ranks[(s.row.doc_id, s.row.start)]})
         out.append({"q": q, "cands": cands})
     return out
 

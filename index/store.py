@@ -238,12 +238,13 @@ class Store:
         """The sentences (with vectors and terms) of each chunk, by chunk row id."""
         chunks = list(chunks)
         rows = self.doc_sentences({c.doc_id for c in chunks})
+        starts = {d: [r.start for r in doc_rows] for d, doc_rows in rows.items()}
         out: dict[int, list[SentenceRow]] = {}
         for c in chunks:
             doc_rows = rows.get(c.doc_id, [])
-            starts = [r.start for r in doc_rows]
-            i = bisect.bisect_left(starts, c.start)
-            j = bisect.bisect_right(starts, c.end)
+            doc_starts = starts.get(c.doc_id, [])
+            i = bisect.bisect_left(doc_starts, c.start)
+            j = bisect.bisect_right(doc_starts, c.end)
             out[c.id] = [r for r in doc_rows[i:j] if r.end <= c.end]
         return out
 

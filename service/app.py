@@ -196,27 +196,23 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
         # thread anyway, so a smaller pool only saves memory and context switches.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         loader = None
-        if state.engine is None and load_before_serving:
-            await anyio.to_thread.run_sync(_load_engine, state, False, on_load_failure or _log_load_failure)
+        owned = state.engine is None  # we close the engine we loaded, not one handed to us
+        callback = on_load_failure or _log_load_failure
+        if owned and load_before_serving:
+            await anyio.to_thread.run_sync(_load_engine, state, False, callback)
             if state.engine is None:
                 raise RuntimeError(f"citeqa cannot serve: {state.load_error}")
-            try:
-                yield
-            finally:
-                state.engine.close()
-            return
-        if state.engine is None:
-            callback = on_load_failure or _log_load_failure
+        elif owned:
             loader = threading.Thread(target=_load_engine, args=(state, ingest_first, callback),
                                       name="citeqa-load", daemon=True)
             loader.start()
         try:
             yield
         finally:
-            if loader is not None:  # we own the engine we loaded
+            if loader is not None:
                 await anyio.to_thread.run_sync(loader.join, 30)
-                if state.engine is not None:
-                    state.engine.close()
+            if owned and state.engine is not None:
+                state.engine.close()
 
     # FastAPIOffline serves the /docs and /redoc assets from its own package: the stock FastAPI
     # pages load them from a CDN and stay blank on a machine without internet.

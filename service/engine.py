@@ -23,7 +23,7 @@ from index.store import IndexCorrupt
 from service.answerers.base import Answerer
 from service.answerers.factory import create as create_answerer
 from service.reranking import SentenceReranker
-from service.retrieval import Hit, Retriever
+from service.retrieval import Hit, Lexical, Retriever
 from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
                              SearchResponse, Timings)
 from service.settings import Settings
@@ -160,21 +160,26 @@ class Engine:
         ]
 
     def search(self, query: str, top_k: int = 5, filters: Filters | None = None) -> SearchResponse:
-        qvec = self.embed(query) if self.retriever.mode != "bm25" or self.reranker else None
-        return SearchResponse(results=self._passages(self.retrieve(query, qvec, top_k, filters)))
+        if self.retriever.mode == "bm25" and not self.reranker:  # nothing needs the query vector
+            return SearchResponse(results=self._passages(self.retrieve(query, None, top_k, filters)))
+        return SearchResponse(results=self._passages(self._embed_and_retrieve(query, top_k, filters)[1]))
 
     def retrieve(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None,
-                 lexical: list[int] | None = None) -> list[Hit]:
+                 lexical: Lexical | None = None) -> list[Hit]:
         hits = self.retriever.run(query, qvec, top_k, filters, lexical=lexical)
         return self.reranker.run(query, qvec, hits) if self.reranker and qvec is not None else hits
+
+    def _embed_and_retrieve(self, query: str, top_k: int, filters: Filters | None) -> tuple[np.ndarray, list[Hit]]:
+        """The query vector and the passages; the BM25 search runs while the model embeds."""
+        qvec, lexical = self.embed_while(query, lambda: self.retriever.lexical(query, top_k, filters))
+        return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
 
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> AskResponse:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
-        qvec, lexical = self.embed_while(question, lambda: self.retriever.lexical(question, top_k, filters))
-        hits = self.retrieve(question, qvec, top_k, filters, lexical=lexical)
+        qvec, hits = self._embed_and_retrieve(question, top_k, filters)
         t1 = time.perf_counter()
         answer = self.answerer.run(question, qvec, hits)
         passages = self._passages(hits)

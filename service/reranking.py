@@ -5,7 +5,7 @@ question's words, answer-type fit: see answerers/extractive.py) asks the sharper
 a sentence here answer it?". A passage's new score is its best sentence's score plus a small
 share of its fused rank (`prior`), so the passage a cited answer comes from is listed first and
 ties keep the fusion order. No model call: sentence vectors and terms come from the index.
-Measured on the eval set, hit@1 0.923 → 0.962 with the passages' evidence unchanged (README).
+On the eval set it lifts hit@1 from 0.910 (fusion order) to 0.987, with the same passages (README).
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,6 +51,35 @@ def feedback_terms(sentences: Iterable[SentenceRow], exclude: set[str], df: Mapp
     return sorted(weight, key=lambda t: (-weight[t], t))[:k]
 
 
+def best_sentence_ranking(sentences: Mapping[int, list[SentenceRow]], qvec: np.ndarray) -> list[int]:
+    """Chunk ids by the highest cosine of any one of their sentences: one matrix product, a
+    sentence that two overlapping chunks share scored once."""
+    index: dict[tuple[str, int], int] = {}
+    vectors: list[np.ndarray] = []
+    members: dict[int, list[int]] = {}
+    for cid, sents in ((c, ss) for c, ss in sentences.items() if ss):
+        idx = []
+        for s in sents:
+            key = (s.doc_id, s.start)
+            if key not in index:
+                index[key] = len(vectors)
+                vectors.append(s.vector)
+            idx.append(index[key])
+        members[cid] = idx
+    if not members:
+        return []
+    sims = np.stack(vectors) @ qvec.reshape(-1)
+    best = {cid: float(sims[idx].max()) for cid, idx in members.items()}
+    return sorted(best, key=lambda c: -best[c])
+
+
+class Lexical(NamedTuple):
+    """A query's BM25 ranking and the chunk filter it was computed under."""
+
+    allowed: np.ndarray | None
+    ids: list[int]
+
+
 class Retriever:
     def __init__(self, index: HybridIndex, rrf_k: int = 5, candidates: int = 30, mode: str = "hybrid",
                  feedback_passages: int = 3, feedback_terms: int = 10, feedback_weight: float = 0.5):
@@ -72,35 +102,32 @@ class Retriever:
             filters.date_to.isoformat() if filters.date_to else None,
         )
 
-    def lexical(self, query: str, top_k: int, filters: Filters | None = None) -> list[int]:
+    def lexical(self, query: str, top_k: int, filters: Filters | None = None) -> Lexical:
         """The BM25 ranking alone. It needs no query vector, so the engine runs it while the model
         embeds the question (ONNX Runtime releases the GIL; one model thread leaves a core free)."""
+        allowed = self.allowed(filters)
         if self.mode not in ("hybrid", "bm25"):
-            return []
-        return [i for i, _ in self.index.search_bm25(query, max(self.candidates, top_k), self.allowed(filters))]
+            return Lexical(allowed, [])
+        return Lexical(allowed, [i for i, _ in self.index.search_bm25(query, max(self.candidates, top_k), allowed)])
 
     def run(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None = None,
-            lexical: list[int] | None = None) -> list[Hit]:
-        """The fused passages; `lexical`: this query's `lexical()` ranking when already computed."""
-        allowed = self.allowed(filters)
+            lexical: Lexical | None = None) -> list[Hit]:
+        """The fused passages; `lexical`: this query's `lexical()` result when already computed."""
+        if lexical is None:
+            lexical = self.lexical(query, top_k, filters)
+        allowed, lexical_ids = lexical
         n = max(self.candidates, top_k)
         use_dense = self.mode in ("hybrid", "dense") and qvec is not None
         dense = dict(self.index.search_dense(qvec, n, allowed)) if use_dense else {}
-        if lexical is None:
-            lexical = self.lexical(query, top_k, filters)
-        rows = self.index.store.chunks(list(dense) + lexical)
+        rows = self.index.store.chunks(list(dense) + lexical_ids)
         sentences = self.index.store.sentences_of(rows.values())
 
         rankings = []
         if use_dense:
             rankings.append(list(dense))
-            best = {}
-            for cid, sents in sentences.items():
-                if sents:
-                    best[cid] = float(np.max(np.stack([s.vector for s in sents]) @ qvec.reshape(-1)))
-            rankings.append(sorted(best, key=lambda c: -best[c]))
-        if lexical:
-            rankings.append(lexical)
+            rankings.append(best_sentence_ranking(sentences, qvec))
+        if lexical_ids:
+            rankings.append(lexical_ids)
         weights = [1.0] * len(rankings)
         fused = rrf(rankings, k=self.rrf_k)
         if self.mode in ("hybrid", "bm25") and self.feedback_weight > 0 and self.feedback_passages and fused:

@@ -91,25 +91,36 @@ class ExtractiveAnswerer(Answerer):
         self._memo = threading.local()
 
     @staticmethod
-    def score_terms(s: "Scored") -> dict[str, float]:
-        """The terms of a sentence's score: sem + sum(weight[k] * term[k])."""
-        return {"sem": s.sem, "cov": s.cov, "fit": s.fit, "prior": 1.0 / (s.hit.rank + 1), "heading": -float(s.heading)}
+    def score_terms(s: "Scored", rank: int | None = None) -> dict[str, float]:
+        """The terms of a sentence's score: sem + sum(weight[k] * term[k]); `rank`: its passage's
+        (default: the passage it is placed in)."""
+        rank = s.hit.rank if rank is None else rank
+        return {"sem": s.sem, "cov": s.cov, "fit": s.fit, "prior": 1.0 / (rank + 1), "heading": -float(s.heading)}
+
+    def _weighted(self, s: "Scored", rank: int) -> float:
+        t = self.score_terms(s, rank)
+        return t["sem"] + sum(w * t[k] for k, w in self.weights.items())
+
+    @staticmethod
+    def _owners(hits: list[Hit]) -> dict[tuple[str, int], Hit]:
+        """Each sentence's passage: the best-ranked one that holds it (overlap repeats sentences)."""
+        owner: dict[tuple[str, int], Hit] = {}
+        for h in hits:
+            for r in h.sentences:
+                owner.setdefault((r.doc_id, r.start), h)
+        return owner
 
     # ---- scoring ------------------------------------------------------------------------------
     def score(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> tuple[list[Scored], dict]:
-        """The candidate sentences of `hits`, best first. Each belongs to the best-ranked passage
-        that holds it (overlap repeats sentences), whose rank gives its prior."""
+        """The candidate sentences of `hits`, best first, each placed in its passage (`_owners`),
+        whose rank gives its prior."""
         sentences, info = self._analyse(question, qvec, hits)
-        best_hit: dict[tuple[str, int], Hit] = {}
-        for h in hits:
-            for r in h.sentences:
-                best_hit.setdefault((r.doc_id, r.start), h)
+        owner = self._owners(hits)
         scored: list[Scored] = []
         for i, a in enumerate(sentences):
-            item = Scored(a.row, best_hit[(a.row.doc_id, a.row.start)], a.text, a.sem, a.cov, a.fit, 0.0, a.heading,
+            hit = owner[(a.row.doc_id, a.row.start)]
+            item = Scored(a.row, hit, a.text, a.sem, a.cov, a.fit, self._weighted(a, hit.rank), a.heading,
                           scored[i - 1] if a.prev is not None else None, a.specific)
-            terms_ = self.score_terms(item)
-            item.score = terms_["sem"] + sum(w * terms_[k] for k, w in self.weights.items())
             scored.append(item)
         return sorted(scored, key=lambda x: -x.score), info
 
@@ -192,16 +203,11 @@ class ExtractiveAnswerer(Answerer):
         return out, info
 
     def sentence_scores(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> dict[tuple[str, int], float]:
-        """Every candidate sentence's score, keyed by (doc_id, start): what the reranker orders by."""
+        """Every candidate sentence's score, keyed by (doc_id, start): what the reranker orders by
+        (score()'s numbers, without building and sorting its rows)."""
         sentences, _ = self._analyse(question, qvec, hits)
-        rank: dict[tuple[str, int], int] = {}
-        for h in hits:
-            for r in h.sentences:
-                rank.setdefault((r.doc_id, r.start), h.rank)
-        w = self.weights
-        return {(a.row.doc_id, a.row.start):  # the same sum as score(), without building Scored rows
-                a.sem + w.get("cov", 0.0) * a.cov + w.get("fit", 0.0) * a.fit
-                + w.get("prior", 0.0) / (rank[(a.row.doc_id, a.row.start)] + 1) - w.get("heading", 0.0) * a.heading
+        owner = self._owners(hits)
+        return {(a.row.doc_id, a.row.start): self._weighted(a, owner[(a.row.doc_id, a.row.start)].rank)
                 for a in sentences}
 
     @staticmethod

@@ -45,3 +45,16 @@ def test_feedback_respects_filters(seed_engine):
     from service.schemas import Filters
     res = seed_engine.search(Q, top_k=5, filters=Filters(doc_ids=[doc.doc_id])).results
     assert res and {p.doc_id for p in res} == {doc.doc_id}
+
+
+def test_best_sentence_ranking_scores_shared_sentences_once():
+    from service.retrieval import best_sentence_ranking
+
+    def row(start, vec):
+        return SentenceRow("d", start, start + 1, np.asarray(vec, dtype=np.float32), frozenset())
+
+    a, b, c = row(0, [1, 0]), row(5, [0.6, 0.8]), row(9, [0, 1])
+    q = np.asarray([0.8, 0.6], dtype=np.float32)
+    # chunk 2 shares sentence b with chunk 1 (overlap); chunk 3 has no sentences
+    assert best_sentence_ranking({1: [a, b], 2: [b, c], 3: []}, q) == [1, 2]
+    assert best_sentence_ranking({}, q) == []
