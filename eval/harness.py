@@ -397,6 +397,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", default=None, help="the index to evaluate (default: settings.index_dir)")
     parser.add_argument("--api-key", default=None, help="API key for --url (default: CITEQA_API_KEY)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--squad", default=None, metavar="FILE",
+                        help="evaluate on a SQuAD 2.0 JSON file instead (its articles become a temporary index)")
+    parser.add_argument("--limit", type=int, default=None, help="with --squad: this many questions, spread evenly")
+    parser.add_argument("--closed", action="store_true",
+                        help="with --squad: the reader alone, handed each question's own paragraph")
 
 
 def _fail(msg: str) -> int:
@@ -422,6 +427,11 @@ def _load_engine(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     from eval import report
+
+    if getattr(args, "squad", None):
+        from eval import squad
+
+        return squad.main(args)
 
     try:
         questions = load_questions(getattr(args, "questions", None) or DEFAULT_QUESTIONS)

@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
     _delegated(sub, "bench", "run the benchmarks", "eval.bench")
+    _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "eval.train_reader")
     return parser
 
 

@@ -20,7 +20,7 @@ from index.ingest import ingest
 from index.loading import make_document
 from index.manifest import IndexMismatch
 from index.store import IndexCorrupt
-from service.answerers.base import Answerer
+from service.answerers.base import Answer, Answerer
 from service.answerers.factory import create as create_answerer
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
@@ -97,8 +97,9 @@ class Engine:
                                    feedback_passages=settings.feedback_passages,
                                    feedback_terms=settings.feedback_terms, feedback_weight=settings.feedback_weight)
         self.answerer = answerer or create_answerer(
-            "extractive", store=index.store, abstain_threshold=settings.abstain_threshold,
-            max_answer_words=settings.max_answer_words,
+            settings.answerer, store=index.store, abstain_threshold=settings.abstain_threshold,
+            max_answer_words=settings.max_answer_words, reader_path=settings.resolved_reader_path(),
+            reader_threads=settings.reader_threads,
         )
         self.reranker = None
         if settings.rerank:
@@ -175,6 +176,10 @@ class Engine:
         return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
 
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> AskResponse:
+        return self.answer(question, top_k, filters)[0]
+
+    def answer(self, question: str, top_k: int = 5, filters: Filters | None = None) -> tuple[AskResponse, Answer]:
+        """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -185,11 +190,12 @@ class Engine:
         passages = self._passages(hits)
         t2 = time.perf_counter()
         return AskResponse(
-            question=question, answer=answer.text, short_answer=answer.short_answer, abstained=answer.abstained,
+            question=question, answer=answer.text, short_answer=answer.short_answer,
+            short_answer_span=answer.short_span, abstained=answer.abstained,
             confidence=round(answer.confidence, 4), citations=answer.citations, passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),
                                total=round((t2 - t0) * 1000, 3)),
-        )
+        ), answer
 
     # ---- documents ----------------------------------------------------------------------------
     def documents(self) -> list[DocumentSummary]:
@@ -222,6 +228,9 @@ class Engine:
 
     def close(self) -> None:
         self.encoder.close()
+        runner = getattr(self.answerer, "runner", None)
+        if runner is not None:
+            runner.close()
         self.index.close()
 
 

@@ -55,6 +55,13 @@ class Citation(BaseModel):
     score: float
 
 
+class AnswerSpan(BaseModel):
+    n: int = Field(..., ge=1, description="the citation whose quote holds the short answer")
+    doc_id: str
+    start: int = Field(..., ge=0, description="document text[start:end] == short_answer")
+    end: int = Field(..., ge=0)
+
+
 class Passage(BaseModel):
     doc_id: str
     chunk_id: str
@@ -76,6 +83,7 @@ class AskResponse(BaseModel):
     question: str
     answer: str
     short_answer: str | None
+    short_answer_span: AnswerSpan | None = None
     abstained: bool
     confidence: float = Field(..., description="answer confidence in [0, 1]; below the threshold the service abstains")
     citations: list[Citation]

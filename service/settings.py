@@ -56,7 +56,13 @@ class Settings(BaseSettings):
     # rerank_prior is the weight of the fused rank in that order
     rerank: bool = True
     rerank_prior: float = Field(0.05, ge=0.0, le=10.0)
-    # None: the threshold fitted by `python -m eval.calibrate` (service/answerers/calibration.json)
+    # reader: the learned extractive reader (service/reader/model, `citeqa train-reader`);
+    # extractive: the heuristic sentence picker; auto: the reader when its model is there
+    answerer: Literal["auto", "reader", "extractive"] = "auto"
+    reader_path: Path | None = None  # None: the model shipped in service/reader/model
+    reader_threads: int = Field(0, ge=0, le=256)  # ONNX Runtime threads of the reader; 0: all cores
+    # None: the calibrated threshold (the reader's calibration.json, fitted on held-out SQuAD
+    # training articles; for the extractive answerer service/answerers/calibration.json)
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     max_answer_words: int = 60
 
@@ -69,6 +75,13 @@ class Settings(BaseSettings):
     worker_threads: int = Field(16, ge=1, le=256)  # request threads (the model has its own)
     # server processes (service/workers.py), each loading its own model (~550 MB)
     workers: int = Field(1, ge=1, le=16)
+
+    def resolved_reader_path(self) -> Path:
+        if self.reader_path is not None:
+            return self.reader_path
+        from service.reader.model import SHIPPED_DIR
+
+        return SHIPPED_DIR
 
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:

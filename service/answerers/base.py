@@ -18,6 +18,8 @@ class Answer:
     confidence: float
     citations: list[Citation]
     debug: dict = field(default_factory=dict)
+    # the short answer's own span: {"n": citation number, "doc_id", "start", "end"} (document offsets)
+    short_span: dict | None = None
 
 
 ABSTAIN_TEXT = "The articles do not say."

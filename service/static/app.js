@@ -139,14 +139,37 @@
     }, `[${n}]`);
   }
 
+  // The quote's text with the short answer marked inside it, when the answer's span lies in it
+  // (offsets are code points on the server, UTF-16 units here).
+  function withShort(quote, citation, span) {
+    if (!span || !citation || span.n !== citation.n || span.start < citation.start || span.end > citation.end) {
+      return [quote];
+    }
+    const a = toUnits(quote, span.start - citation.start);
+    const b = toUnits(quote, span.end - citation.start);
+    if (!(b > a)) return [quote];
+    return [quote.slice(0, a), el("mark", { class: "short-span" }, quote.slice(a, b)), quote.slice(b)];
+  }
+
+  // A piece of answer text; the part that is citation n's quote gets the short answer marked.
+  function textWithShort(piece, citation, span) {
+    const at = citation ? piece.lastIndexOf(citation.quote) : -1;
+    if (at < 0) return [piece];
+    return [piece.slice(0, at), ...withShort(citation.quote, citation, span), piece.slice(at + citation.quote.length)];
+  }
+
   // The answer text with every [n] turned into a button that opens citation n.
-  function answerText(text, byN, open) {
+  function answerText(text, byN, open, span) {
     const p = el("p", { class: "answer-text" });
     const re = /\[(\d+)\]/g;
     let last = 0;
     let m;
     while ((m = re.exec(text)) !== null) {
-      if (m.index > last) p.append(text.slice(last, m.index));
+      if (m.index > last) {
+        const piece = text.slice(last, m.index);
+        const cited = byN.get(Number(m[1]));
+        p.append(...(span && cited && span.n === cited.n ? textWithShort(piece, cited, span) : [piece]));
+      }
       const n = Number(m[1]);
       const citation = byN.get(n);
       if (citation) {
@@ -161,13 +184,13 @@
     return p;
   }
 
-  function sourceItem(citation, open) {
+  function sourceItem(citation, open, span) {
     const btn = el("button", { type: "button", class: "source", "aria-label": `Open source ${citation.n}: ${citation.title}` },
       el("span", { class: "source-n", "aria-hidden": "true" }, String(citation.n)),
       el("span", { class: "source-body" },
         el("span", { class: "source-title" }, citation.title || citation.doc_id),
         el("span", { class: "source-date" }, formatDate(citation.date)),
-        el("q", { class: "source-quote" }, citation.quote)));
+        el("q", { class: "source-quote" }, ...withShort(citation.quote, citation, span))));
     btn.addEventListener("click", () => open(citation, btn));
     return el("li", {}, btn);
   }
@@ -199,12 +222,13 @@
     if (!abstained && data.short_answer) {
       card.append(el("p", { class: "short-answer" }, el("span", { class: "short-label" }, "Short answer"), el("strong", {}, data.short_answer)));
     }
-    card.append(answerText(data.answer || "", byN, openCitation));
+    const span = abstained ? null : data.short_answer_span;
+    card.append(answerText(data.answer || "", byN, openCitation, span));
 
     if (!abstained && byN.size) {
       card.append(el("h3", { class: "list-title" }, "Sources"));
       const list = el("ol", { class: "sources" });
-      for (const c of data.citations) list.append(sourceItem(c, openCitation));
+      for (const c of data.citations) list.append(sourceItem(c, openCitation, span));
       card.append(list);
     } else if (abstained && (data.passages || []).length) {
       card.append(el("h3", { class: "list-title" }, "Closest passages"));

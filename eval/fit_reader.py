@@ -1,0 +1,182 @@
+"""Fit the reader's confidence and abstention threshold on held-out SQuAD *training* articles
+(the ones `citeqa train-reader` kept out of training), never on the sets citeqa is measured on.
+
+`python -m eval.fit_reader [--model DIR]` writes DIR/calibration.json with, for each setting,
+`p(correct) = sigmoid(a * margin + b)` (a logistic fit; `margin` = best span score minus the
+no-answer score) and the threshold on it:
+- closed (the question's own paragraph): held-out questions, their official unanswerable ones, and
+  made negatives of the kinds training used (eval/reader_data.py);
+- open (retrieval over a corpus of held-out articles, top 5, the code path of POST /api/ask):
+  answerable questions, the official unanswerable ones, and questions whose answer sentence was
+  taken out of the corpus (the fact is gone, its topic is not).
+The threshold maximises the class-balanced score (the mean of "answerable answered right" and
+"unanswerable abstained": SQuAD 2.0's half-and-half design, not the prior of any measured set)
+with at most `--max-false-abstain` of the answerable questions abstained; 5-fold cross-validation
+by article reports what it should give on new articles.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from eval import reader_data, squad, squad_metrics as sm
+from eval.calibrate import fit_logistic
+from eval.train_reader import DEFAULT_TRAIN
+
+
+def choose(margin: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float) -> float:
+    """The margin threshold with the best balanced score (answer when margin >= t)."""
+    best_t, best = 0.0, -1.0
+    for t in np.unique(np.round(margin, 2)):
+        answered = margin >= t
+        fa = float((~answered)[answerable].mean()) if answerable.any() else 0.0
+        if fa > max_false_abstain:
+            continue
+        score = 0.5 * float((right & answered)[answerable].mean()) + 0.5 * float((~answered)[~answerable].mean())
+        if score > best:
+            best_t, best = float(t), score
+    return best_t
+
+
+def evaluate(margin, answerable, right, t) -> dict:
+    answered = margin >= t
+    return {"answered_right": float((right & answered)[answerable].mean()),
+            "noans": float((~answered)[~answerable].mean()),
+            "false_abstain": float((~answered)[answerable].mean()),
+            "overall_balanced": 0.5 * float((right & answered)[answerable].mean())
+            + 0.5 * float((~answered)[~answerable].mean())}
+
+
+def fit(rows: list[dict], max_false_abstain: float, folds: int = 5, seed: int = 0) -> dict:
+    """rows: {margin, answerable, right, article}. Logistic fit + threshold, and its CV estimate."""
+    margin = np.array([r["margin"] for r in rows], dtype=float)
+    answerable = np.array([r["answerable"] for r in rows], dtype=bool)
+    right = np.array([r["right"] for r in rows], dtype=bool)
+    b, coef = fit_logistic(margin[:, None], right.astype(float), l2=0.01)
+    a = float(coef[0])
+    t = choose(margin, answerable, right, max_false_abstain)
+    articles = sorted({r["article"] for r in rows})
+    random.Random(seed).shuffle(articles)
+    fold_of = {art: i % folds for i, art in enumerate(articles)}
+    fold = np.array([fold_of[r["article"]] for r in rows])
+    cv = []
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        if not answerable[test].any() or not (~answerable[test]).any():
+            continue
+        tk = choose(margin[train], answerable[train], right[train], max_false_abstain)
+        cv.append(evaluate(margin[test], answerable[test], right[test], tk) | {"threshold_margin": tk})
+    return {"a": a, "b": b, "threshold": float(1 / (1 + np.exp(-(a * t + b)))), "threshold_margin": t,
+            "fitted_on": len(rows), "answerable": int(answerable.sum()), "unanswerable": int((~answerable).sum()),
+            "in_sample": evaluate(margin, answerable, right, t),
+            "cv": {k: float(np.mean([c[k] for c in cv])) for k in cv[0]} if cv else None}
+
+
+def closed_rows(model_dir: Path, articles: list[dict], n: int, seed: int) -> list[dict]:
+    from service.reader.model import ReaderModel
+
+    rng = random.Random(seed)
+    exs = reader_data.build(articles, n, n // 3, n // 6, n // 6, seed)
+    exs = [e for e in exs if e.kind != "official_negative"] + [
+        e for e in reader_data.answerable_examples(articles) if e.kind == "official_negative"]
+    rng.shuffle(exs)
+    model = ReaderModel(model_dir)
+    rows = []
+    for i in range(0, len(exs), 16):
+        part = exs[i:i + 16]
+        for e, spans in zip(part, model.run_many([(e.question, [e.context]) for e in part])):
+            sp = spans[0] if spans else None
+            pred = e.context[sp.start:sp.end] if sp else ""
+            ok = e.answer_text is not None and sm.f1(pred, e.answer_text) >= 0.5
+            rows.append({"margin": sp.margin if sp else -1e3, "answerable": e.answer_text is not None,
+                         "right": ok, "article": e.article, "kind": e.kind})
+    return rows
+
+
+def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_removed: int, seed: int) -> list[dict]:
+    """Open setting over a corpus of the articles, some answer sentences taken out of it."""
+    rng = random.Random(seed)
+    qs = squad.questions(articles)
+    ans = [q for q in qs if q["answerable"]]
+    neg = [q for q in qs if not q["answerable"]]
+    rng.shuffle(ans)
+    removed_q = ans[:n_removed]
+    keep_q = []
+    touched: set[str] = set()
+    edits: dict[str, str] = {}  # paragraph -> paragraph without the answer sentence
+    for q in removed_q:
+        ex = reader_data.Example(q["id"], q["question"], edits.get(q["context"], q["context"]), q["answers"][0],
+                                 q["context"].find(q["answers"][0]), "answerable", q["article"])
+        if ex.answer_start < 0:
+            continue
+        neg_ex = reader_data.answer_removed(ex)
+        if neg_ex is None:
+            continue
+        edits[q["context"]] = neg_ex.context
+        touched.add(q["context"])
+        keep_q.append(q)
+    corpus = [{"title": a["title"], "paragraphs": [{"context": edits.get(p["context"], p["context"]), "qas": []}
+                                                   for p in a["paragraphs"]]} for a in articles]
+    text_of = {a["title"]: "\n".join(p["context"] for p in a["paragraphs"]).lower() for a in corpus}
+    made_neg = [q | {"answerable": False, "answers": []} for q in keep_q
+                if not any(g.lower() in text_of[q["article"]] for g in q["answers"])]
+    pos = [q for q in ans[n_removed:] if q["context"] not in touched][:n_answerable]
+    ask = pos + neg + made_neg
+    rows = squad.run_open(corpus, ask, reader_path=model_dir, abstain_threshold=0.0, answerer="reader")
+    for r, q in zip(rows, ask):
+        r["right"] = bool(r["contains"])
+        r["kind"] = "official_negative" if q in neg else ("removed" if not q["answerable"] else "answerable")
+        if r["margin"] is None:
+            r["margin"] = -1e3
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from service.reader.model import CALIBRATION_NAME, SHIPPED_DIR
+
+    p = argparse.ArgumentParser(prog="python -m eval.fit_reader", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=str(SHIPPED_DIR))
+    p.add_argument("--train", default=str(DEFAULT_TRAIN))
+    p.add_argument("--heldout", default=".citeqa/reader-train/heldout_articles.json",
+                   help="titles of the articles train-reader kept out (written by it)")
+    p.add_argument("--articles", type=int, default=24, help="held-out articles in the open-setting corpus")
+    p.add_argument("--closed-n", type=int, default=1500)
+    p.add_argument("--open-answerable", type=int, default=700)
+    p.add_argument("--open-removed", type=int, default=450)
+    p.add_argument("--max-false-abstain", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--setting", choices=["both", "closed", "open"], default="both")
+    args = p.parse_args(argv)
+    titles = set(json.loads(Path(args.heldout).read_text()))
+    held = [a for a in reader_data.load_squad(args.train) if a["title"] in titles]
+    model_dir = Path(args.model)
+    cal_path = model_dir / CALIBRATION_NAME
+    cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
+    if args.setting in ("both", "closed"):
+        rows = closed_rows(model_dir, held, args.closed_n, args.seed)
+        cal["closed"] = fit(rows, args.max_false_abstain)
+        print("closed", json.dumps(cal["closed"], indent=1))
+    if args.setting in ("both", "open"):
+        official = [a for a in held if not reader_data._recovered(a)]
+        others = [a for a in held if reader_data._recovered(a)]
+        chosen = official + others[:max(0, args.articles - len(official))]
+        rows = open_rows(model_dir, chosen, args.open_answerable, args.open_removed, args.seed)
+        cal["open"] = fit(rows, args.max_false_abstain)
+        print("open", json.dumps(cal["open"], indent=1))
+        Path(".citeqa").mkdir(exist_ok=True)
+        Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+    cal["source"] = ("eval/fit_reader.py on held-out SQuAD training articles "
+                     f"({len(held)} articles kept out of training; seed {args.seed})")
+    tmp = cal_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cal, indent=1) + "\n")
+    tmp.replace(cal_path)
+    print(f"wrote {cal_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""SQuAD 2.0 scoring (the official normalisation, EM, F1) and the open-setting summary."""
+import pytest
+
+from eval import squad_metrics as sm
+
+
+def test_normalize_matches_the_official_script():
+    assert sm.normalize("The  Normans!") == "normans"
+    assert sm.normalize("an apple, a pear") == "apple pear"
+
+
+def test_exact_and_f1():
+    assert sm.exact("the 10th century", "10th century") == 1.0
+    assert sm.f1("in the 10th century", "10th and 11th centuries") == pytest.approx(2 / 7)  # P 1/3, R 1/4
+    assert sm.f1("", "") == 1.0 and sm.f1("x", "") == 0.0
+    # best over golds; an unanswerable question's gold is the empty answer
+    assert sm.best_over(sm.exact, "France", ["Normandy", "France"]) == 1.0
+    assert sm.best_over(sm.f1, "", []) == 1.0 and sm.best_over(sm.f1, "something", []) == 0.0
+
+
+def test_contains_is_on_word_boundaries_and_bounded():
+    assert sm.contains("They settled in France in 911 [1]", ["France"])
+    assert not sm.contains("Francesca wrote it [1]", ["France"])
+    assert not sm.contains(" ".join(["word"] * 70) + " France", ["France"], max_words=60)
+
+
+def test_open_row_and_summary():
+    q_ans = {"id": "a", "article": "X", "answerable": True, "answers": ["911"]}
+    q_neg = {"id": "b", "article": "X", "answerable": False, "answers": []}
+    resp_ans = {"abstained": False, "answer": "It was 911. [1]", "short_answer": "911", "confidence": 0.9,
+                "passages": [{"text": "In 911 the treaty"}]}
+    resp_neg = {"abstained": True, "answer": "The articles do not say.", "short_answer": None, "confidence": 0.1,
+                "passages": [{"text": "nothing"}]}
+    rows = [sm.open_row(q_ans, resp_ans, 10.0), sm.open_row(q_neg, resp_neg, 20.0)]
+    s = sm.open_summary(rows)
+    assert s["contains"] == 1.0 and s["short_em"] == 1.0 and s["noans"] == 1.0
+    assert s["false_abstain"] == 0.0 and s["overall"] == 1.0 and s["ev5"] == 1.0
+    # an unanswerable question answered counts against overall
+    rows[1] = sm.open_row(q_neg, resp_ans, 20.0)
+    assert sm.open_summary(rows)["overall"] == 0.5
