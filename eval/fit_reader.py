@@ -2,8 +2,9 @@
 (the ones `citeqa train-reader` kept out of training), never on the sets citeqa is measured on.
 
 `python -m eval.fit_reader [--model DIR]` writes DIR/calibration.json with, for each setting,
-`p(correct) = sigmoid(a * margin + b)` (a logistic fit; `margin` = best span score minus the
-no-answer score) and the threshold on it:
+`p(correct) = sigmoid(b + w . features)` (a logistic fit over the best span's margin over "no
+answer", its score, its window's no-answer score and, in the open setting, the passage's cosine to
+the question) and the threshold on it:
 - closed (the question's own paragraph): held-out questions, their official unanswerable ones, and
   made negatives of the kinds training used (eval/reader_data.py);
 - open (retrieval over a corpus of held-out articles, top 5, the code path of POST /api/ask):
@@ -24,15 +25,19 @@ from pathlib import Path
 import numpy as np
 
 from eval import reader_data, squad, squad_metrics as sm
-from eval.calibrate import fit_logistic
+from eval.calibrate import fit_logistic, predict
 from eval.train_reader import DEFAULT_TRAIN
 
 
-def choose(margin: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float) -> float:
-    """The margin threshold with the best balanced score (answer when margin >= t)."""
+CLOSED_FEATURES = ["margin", "score", "null"]
+OPEN_FEATURES = ["margin", "score", "null", "dense"]
+
+
+def choose(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float) -> float:
+    """The probability threshold with the best balanced score (answer when p >= t)."""
     best_t, best = 0.0, -1.0
-    for t in np.unique(np.round(margin, 2)):
-        answered = margin >= t
+    for t in np.unique(np.round(p, 3)):
+        answered = p >= t
         fa = float((~answered)[answerable].mean()) if answerable.any() else 0.0
         if fa > max_false_abstain:
             continue
@@ -42,8 +47,8 @@ def choose(margin: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_fa
     return best_t
 
 
-def evaluate(margin, answerable, right, t) -> dict:
-    answered = margin >= t
+def evaluate(p, answerable, right, t) -> dict:
+    answered = p >= t
     return {"answered_right": float((right & answered)[answerable].mean()),
             "noans": float((~answered)[~answerable].mean()),
             "false_abstain": float((~answered)[answerable].mean()),
@@ -51,14 +56,23 @@ def evaluate(margin, answerable, right, t) -> dict:
             + 0.5 * float((~answered)[~answerable].mean())}
 
 
-def fit(rows: list[dict], max_false_abstain: float, folds: int = 5, seed: int = 0) -> dict:
-    """rows: {margin, answerable, right, article}. Logistic fit + threshold, and its CV estimate."""
-    margin = np.array([r["margin"] for r in rows], dtype=float)
+def fit(rows: list[dict], features: list[str], max_false_abstain: float, folds: int = 5, seed: int = 0) -> dict:
+    """rows: {features..., answerable, right, article}. Logistic fit + threshold, and a 5-fold
+    cross-validated estimate (folds by article: the fit never saw the test fold's articles)."""
+    x = np.array([[float(r[f] or 0.0) for f in features] for r in rows])
     answerable = np.array([r["answerable"] for r in rows], dtype=bool)
     right = np.array([r["right"] for r in rows], dtype=bool)
-    b, coef = fit_logistic(margin[:, None], right.astype(float), l2=0.01)
-    a = float(coef[0])
-    t = choose(margin, answerable, right, max_false_abstain)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9  # standardised for the fit, folded back below
+
+    def logistic(idx):
+        b, coef = fit_logistic((x[idx] - mu) / sd, right[idx].astype(float), l2=0.1)
+        w = coef / sd
+        return b - float(w @ mu), w
+
+    everything = np.ones(len(rows), dtype=bool)
+    b, w = logistic(everything)
+    p = predict(b, w, x)
+    t = choose(p, answerable, right, max_false_abstain)
     articles = sorted({r["article"] for r in rows})
     random.Random(seed).shuffle(articles)
     fold_of = {art: i % folds for i, art in enumerate(articles)}
@@ -68,11 +82,12 @@ def fit(rows: list[dict], max_false_abstain: float, folds: int = 5, seed: int = 
         train, test = fold != k, fold == k
         if not answerable[test].any() or not (~answerable[test]).any():
             continue
-        tk = choose(margin[train], answerable[train], right[train], max_false_abstain)
-        cv.append(evaluate(margin[test], answerable[test], right[test], tk) | {"threshold_margin": tk})
-    return {"a": a, "b": b, "threshold": float(1 / (1 + np.exp(-(a * t + b)))), "threshold_margin": t,
+        bk, wk = logistic(train)
+        tk = choose(predict(bk, wk, x[train]), answerable[train], right[train], max_false_abstain)
+        cv.append(evaluate(predict(bk, wk, x[test]), answerable[test], right[test], tk) | {"threshold": tk})
+    return {"weights": dict(zip(features, map(float, w))), "b": float(b), "threshold": t,
             "fitted_on": len(rows), "answerable": int(answerable.sum()), "unanswerable": int((~answerable).sum()),
-            "in_sample": evaluate(margin, answerable, right, t),
+            "in_sample": evaluate(p, answerable, right, t),
             "cv": {k: float(np.mean([c[k] for c in cv])) for k in cv[0]} if cv else None}
 
 
@@ -92,7 +107,8 @@ def closed_rows(model_dir: Path, articles: list[dict], n: int, seed: int) -> lis
             sp = spans[0] if spans else None
             pred = e.context[sp.start:sp.end] if sp else ""
             ok = e.answer_text is not None and sm.f1(pred, e.answer_text) >= 0.5
-            rows.append({"margin": sp.margin if sp else -1e3, "answerable": e.answer_text is not None,
+            rows.append({"margin": sp.margin if sp else -1e3, "score": sp.score if sp else 0.0,
+                         "null": sp.null if sp else 0.0, "answerable": e.answer_text is not None,
                          "right": ok, "article": e.article, "kind": e.kind})
     return rows
 
@@ -158,14 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
     if args.setting in ("both", "closed"):
         rows = closed_rows(model_dir, held, args.closed_n, args.seed)
-        cal["closed"] = fit(rows, args.max_false_abstain)
+        cal["closed"] = fit(rows, CLOSED_FEATURES, args.max_false_abstain)
         print("closed", json.dumps(cal["closed"], indent=1))
     if args.setting in ("both", "open"):
         official = [a for a in held if not reader_data._recovered(a)]
         others = [a for a in held if reader_data._recovered(a)]
         chosen = official + others[:max(0, args.articles - len(official))]
         rows = open_rows(model_dir, chosen, args.open_answerable, args.open_removed, args.seed)
-        cal["open"] = fit(rows, args.max_false_abstain)
+        cal["open"] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
         print("open", json.dumps(cal["open"], indent=1))
         Path(".citeqa").mkdir(exist_ok=True)
         Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))

@@ -289,7 +289,9 @@ def _run_inprocess(engine, questions: list[dict], top_k: int, modes: Sequence[st
 
     rec = _RecordingEmbedder(engine.embedder)
     settings0 = engine.settings.model_copy(update={"abstain_threshold": 0.0})
-    calib = Engine(settings0, rec, engine.index, mode=engine.retriever.mode)
+    # a reader is shared at threshold 0 (one model, one thread), not loaded again per engine
+    answerer0 = engine.answerer.with_threshold(0.0) if hasattr(engine.answerer, "with_threshold") else None
+    calib = Engine(settings0, rec, engine.index, answerer=answerer0, mode=engine.retriever.mode)
     calib.embed("warm-up: the first model call is slower")  # not timed
     rows = []
     for q in _bar(questions, progress, "eval", len(questions)):
@@ -301,7 +303,7 @@ def _run_inprocess(engine, questions: list[dict], top_k: int, modes: Sequence[st
     mode_table: dict[str, dict] = {}
     answerable = [q for q in questions if q["answerable"]]
     for m in modes:
-        eng = Engine(settings0, rec, engine.index, mode=m)
+        eng = Engine(settings0, rec, engine.index, answerer=answerer0, mode=m)
         mrows = []
         for q in _bar(answerable, progress, f"mode {m}", len(answerable)):
             res = eng.search(q["question"], top_k=top_k).model_dump(mode="json")

@@ -88,7 +88,8 @@ def run_open(articles: list[dict], qs: list[dict], *, top_k: int = 5, workdir: P
                 resp, answer = engine.answer(q["question"], top_k=top_k)
                 ms = (time.perf_counter() - t0) * 1000
                 row = sm.open_row(q, resp.model_dump(), ms, top_k)
-                row["margin"] = answer.debug.get("margin")
+                row.update({k: answer.debug.get(k) for k in ("margin", "score", "null", "dense")})
+                row["answer"] = resp.answer
                 row["question"] = q["question"]
                 row["golds"] = q["answers"]
                 rows.append(row)
@@ -103,13 +104,13 @@ def run_closed(qs: list[dict], reader_path: Path, progress: bool = True, thresho
     calibration of the model folder (fitted on held-out training articles)."""
     from tqdm import tqdm
 
-    from service.answerers.reader import ReaderCalibration
+    from service.answerers.reader import ReaderCalibration, span_features
     from service.reader.model import ReaderModel
 
     model = ReaderModel(reader_path)
     cal = ReaderCalibration.from_dict(model.calibration.get("closed"))
     if threshold is not None:
-        cal = ReaderCalibration(cal.a, cal.b, threshold)
+        cal = cal.with_threshold(threshold)
     rows = []
     for b in tqdm(range(0, len(qs), batch), desc="squad closed", unit="batch", disable=not progress):
         part = qs[b:b + batch]
@@ -117,7 +118,7 @@ def run_closed(qs: list[dict], reader_path: Path, progress: bool = True, thresho
         for q, spans in zip(part, results):
             span = spans[0] if spans else None
             forced = q["context"][span.start:span.end] if span else ""
-            abstained = span is None or cal.probability(span.margin) < cal.threshold
+            abstained = span is None or cal.probability(**span_features(span)) < cal.threshold
             pred = "" if abstained else forced
             golds = q["answers"]
             rows.append({"id": q["id"], "article": q["article"], "answerable": q["answerable"],

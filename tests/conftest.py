@@ -49,6 +49,16 @@ def seed_engine(seed_settings, embedder):
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def extractive_engine(seed_settings, embedder):
+    """The same index answered by the heuristic fallback answerer (tests of that answerer)."""
+    from service.engine import Engine
+
+    engine = Engine.load(seed_settings.model_copy(update={"answerer": "extractive"}), embedder=embedder)
+    yield engine
+    engine.close()
+
+
 @pytest.fixture
 def index_copy(seed_index_dir, tmp_path) -> Path:
     """A private, writable copy of the seed index."""

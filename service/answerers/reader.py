@@ -27,19 +27,32 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class ReaderCalibration:
-    """p(correct) = sigmoid(a * margin + b); abstain below `threshold`."""
+    """p(correct) = sigmoid(b + sum of weights[f] * features[f]), a logistic fit on held-out
+    training articles (eval/fit_reader.py); abstain below `threshold`. Features: `margin` (best span
+    minus no-answer score), `score` (the span's), `null` (its window's no-answer score), `dense`
+    (the passage's cosine to the question, open setting only)."""
 
-    a: float = 1.0
+    weights: tuple[tuple[str, float], ...] = (("margin", 1.0),)
     b: float = 0.0
     threshold: float = 0.5
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ReaderCalibration":
         d = d or {}
-        return cls(float(d.get("a", 1.0)), float(d.get("b", 0.0)), float(d.get("threshold", 0.5)))
+        weights = d.get("weights") or {"margin": 1.0}
+        return cls(tuple((k, float(v)) for k, v in weights.items()), float(d.get("b", 0.0)),
+                   float(d.get("threshold", 0.5)))
 
-    def probability(self, margin: float) -> float:
-        return sigmoid(self.a * margin + self.b)
+    def with_threshold(self, threshold: float) -> "ReaderCalibration":
+        return ReaderCalibration(self.weights, self.b, threshold)
+
+    def probability(self, margin: float, **features: float) -> float:
+        features["margin"] = margin
+        return sigmoid(self.b + sum(w * features.get(k, 0.0) for k, w in self.weights))
+
+
+def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
+    return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
 
 
 def holding_sentences(sentences: list[SentenceRow], start: int, end: int) -> list[SentenceRow]:
@@ -56,9 +69,17 @@ class ReaderAnswerer(Answerer):
         self.store = store
         cal = ReaderCalibration.from_dict(runner.model.calibration.get("open"))
         if abstain_threshold is not None:
-            cal = ReaderCalibration(cal.a, cal.b, abstain_threshold)
+            cal = cal.with_threshold(abstain_threshold)
         self.calibration = cal
         self.max_answer_words = max_answer_words
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    def with_threshold(self, threshold: float) -> "ReaderAnswerer":
+        """The same reader (one model, one thread) answering at another threshold (eval)."""
+        return ReaderAnswerer(self.runner, self.store, threshold, self.max_answer_words)
 
     def read(self, question: str, hits: list[Hit], texts: dict[str, str]) -> list[Span]:
         passages = [texts[h.chunk.doc_id][h.chunk.start:h.chunk.end] for h in hits]
@@ -72,8 +93,9 @@ class ReaderAnswerer(Answerer):
         if not spans:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         best = spans[0]
-        conf = self.calibration.probability(best.margin)
-        debug = {"margin": round(best.margin, 4), "passage": best.passage}
+        feats = span_features(best, hits[best.passage].dense)
+        conf = self.calibration.probability(**feats)
+        debug = {**feats, "passage": best.passage}
         if conf < self.calibration.threshold:
             return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug)
         hit = hits[best.passage]

@@ -1,4 +1,4 @@
-"""The answerer over the real seed index: citations point at exact spans, abstention works both ways."""
+"""The heuristic (fallback) answerer over the real seed index: citations point at exact spans, abstention works both ways."""
 import json
 import re
 from pathlib import Path
@@ -12,12 +12,12 @@ QUESTIONS = [json.loads(line) for line in (Path(__file__).resolve().parents[2] /
 
 
 @pytest.fixture(scope="module")
-def answers(seed_engine):
-    return {q["id"]: seed_engine.ask(q["question"]) for q in QUESTIONS}
+def answers(extractive_engine):
+    return {q["id"]: extractive_engine.ask(q["question"]) for q in QUESTIONS}
 
 
-def test_every_citation_of_every_eval_question_is_an_exact_span(seed_engine, answers):
-    texts = {d.doc_id: seed_engine.document(d.doc_id).text for d in seed_engine.documents()}
+def test_every_citation_of_every_eval_question_is_an_exact_span(extractive_engine, answers):
+    texts = {d.doc_id: extractive_engine.document(d.doc_id).text for d in extractive_engine.documents()}
     n = 0
     for r in answers.values():
         markers = [int(m) for m in re.findall(r"\[(\d+)\]", r.answer)]
@@ -66,14 +66,14 @@ def test_answers_stay_short(answers):
         assert quoted <= 60 or len(r.citations) == 1
 
 
-def test_filters_restrict_the_sources(seed_engine):
+def test_filters_restrict_the_sources(extractive_engine):
     from service.schemas import Filters
 
-    r = seed_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["004_7a69a8cc4624d686"]))
+    r = extractive_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["004_7a69a8cc4624d686"]))
     assert {p.doc_id for p in r.passages} == {"004_7a69a8cc4624d686"}
-    none = seed_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["nope"]))
+    none = extractive_engine.ask("When did real-time missile-data sharing start?", filters=Filters(doc_ids=["nope"]))
     assert none.abstained and none.passages == []
-    dated = seed_engine.search("missile warning data", filters=Filters(date_from="2024-01-01"))
+    dated = extractive_engine.search("missile warning data", filters=Filters(date_from="2024-01-01"))
     assert {p.doc_id for p in dated.results} == {"001_12c9ecdcf328fd1a"}  # the only dated article
 
 
@@ -93,17 +93,17 @@ def test_ask_cli_without_an_index_fails_clearly(tmp_path, capsys):
     assert "citeqa ingest" in err and "Traceback" not in err
 
 
-def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(seed_engine, monkeypatch):
+def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(extractive_engine, monkeypatch):
     """The reranker and then the answerer score the same passages within one ask: analysed once."""
-    answerer = seed_engine.answerer
+    answerer = extractive_engine.answerer
     q = "When did real-time missile-data sharing start?"
-    qvec = seed_engine.embed(q)
-    hits = seed_engine.retriever.run(q, qvec, 5)
+    qvec = extractive_engine.embed(q)
+    hits = extractive_engine.retriever.run(q, qvec, 5)
     calls = []
     real = answerer._analyse_uncached
     monkeypatch.setattr(answerer, "_analyse_uncached", lambda *a: calls.append(1) or real(*a))
     first, _ = answerer.score(q, qvec, hits)
-    flipped = seed_engine.reranker.run(q, qvec, hits)[::-1]
+    flipped = extractive_engine.reranker.run(q, qvec, hits)[::-1]
     second, _ = answerer.score(q, qvec, flipped)
     assert len(calls) == 1
     key = lambda s: (s.row.doc_id, s.row.start)  # noqa: E731
@@ -112,15 +112,15 @@ def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(seed_e
     for k in a:
         assert (a[k].sem, a[k].cov, a[k].fit) == (b[k].sem, b[k].cov, b[k].fit)
         assert b[k].hit.chunk.chunk_id in {h.chunk.chunk_id for h in flipped}
-    answerer.score(q, seed_engine.embed(q), hits)  # a new ask (a new query vector) analyses afresh
+    answerer.score(q, extractive_engine.embed(q), hits)  # a new ask (a new query vector) analyses afresh
     assert len(calls) == 2
 
 
-def test_reranker_scores_equal_the_answerers_sentence_scores(seed_engine):
-    answerer = seed_engine.answerer
+def test_reranker_scores_equal_the_answerers_sentence_scores(extractive_engine):
+    answerer = extractive_engine.answerer
     for q in [x["question"] for x in QUESTIONS[::7]]:
-        qvec = seed_engine.embed(q)
-        hits = seed_engine.retriever.run(q, qvec, 5)
+        qvec = extractive_engine.embed(q)
+        hits = extractive_engine.retriever.run(q, qvec, 5)
         quick = answerer.sentence_scores(q, qvec, hits)
         scored, _ = answerer.score(q, qvec, hits)
         assert quick.keys() == {(s.row.doc_id, s.row.start) for s in scored}

@@ -54,9 +54,12 @@ def test_best_per_passage_keeps_the_best_window_of_each():
 
 
 def test_calibration_is_monotone_and_thresholds():
-    cal = ReaderCalibration(a=0.8, b=-1.0, threshold=0.5)
+    cal = ReaderCalibration(weights=(("margin", 0.8),), b=-1.0, threshold=0.5)
     assert cal.probability(-3) < cal.probability(0) < cal.probability(3)
     assert cal.probability(1.25) == 0.5
+    two = ReaderCalibration.from_dict({"weights": {"margin": 1.0, "dense": 2.0}, "b": -1.0, "threshold": 0.4})
+    assert two.probability(1.0, dense=0.5) > two.probability(1.0, dense=0.0)
+    assert two.with_threshold(0.9).threshold == 0.9
 
 
 def test_holding_sentences_and_narrow():
