@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 from service.api import metrics_router, router  # noqa: E402
 from service.deps import ServiceState  # noqa: E402
 from service.engine import Engine, EngineError  # noqa: E402
+from service.origins import HostPolicy, TrustedHosts  # noqa: E402
 from service.security import BodySizeLimit  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -241,6 +242,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 
     # added last = outermost: metrics see every response, including 413s from the size limit
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, policy=HostPolicy(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
@@ -265,19 +267,29 @@ def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     return None
 
 
+def key_warning(settings: Settings, host: str) -> str | None:
+    """The warning for a server reachable from the network with no key (Settings reads an empty
+    or blank CITEQA_API_KEY as none)."""
+    if settings.api_key is None and host.strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+        return (f"listening on {host} without CITEQA_API_KEY (unset or empty); document writes are accepted "
+                "from this machine only")
+    return None
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None, ingest_first: bool = False) -> int:
     """Run the service until interrupted; returns the exit code (2 when the index cannot be loaded)."""
     import uvicorn
 
     host = host or settings.host
     port = port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the Host check knows the bind
     problem = _precheck(settings, ingest_first)
     if problem:
         print(f"citeqa: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"citeqa: warning: listening on {host} without CITEQA_API_KEY; document writes are accepted "
-              "from this machine only", file=sys.stderr)
+    warning = key_warning(settings, host)
+    if warning:
+        print(f"citeqa: warning: {warning}", file=sys.stderr)
     if settings.workers > 1:
         from service.workers import serve_workers
 
@@ -290,8 +302,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
             server.should_exit = True
 
     app = create_app(settings, ingest_first=ingest_first, on_load_failure=stop)
+    # proxy_headers off: with it (uvicorn's default) X-Forwarded-For from a trusted peer, or from
+    # anyone with FORWARDED_ALLOW_IPS=*, rewrites the client address the loopback check reads.
     config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
-                            timeout_graceful_shutdown=5, lifespan="on")
+                            timeout_graceful_shutdown=5, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         server.run()

@@ -22,8 +22,10 @@ ANCHOR_QUESTION = "When did real-time missile-data sharing start?"
 
 
 def keyed(settings):
-    """The same settings with an API key configured (writes need `Authorization: Bearer`)."""
-    return settings.model_copy(update={"api_key": SecretStr(API_KEY)})
+    """The same settings with an API key configured (writes need `Authorization: Bearer`), and
+    TestClient's `Host: testserver` allowed."""
+    hosts = sorted({*settings.allowed_hosts, "testserver"})
+    return settings.model_copy(update={"api_key": SecretStr(API_KEY), "allowed_hosts": hosts})
 
 
 # ---- a live server -------------------------------------------------------------------------------

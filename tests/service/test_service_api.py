@@ -40,7 +40,7 @@ def test_healthz_and_readyz(client):
 def test_not_ready_until_loaded(tmp_path):
     """Without a loaded engine (lifespan not run yet) the process is alive but not ready, and the API
     says so with a 503 instead of failing."""
-    app = create_app(Settings(index_dir=tmp_path / "none", api_key=None))
+    app = create_app(Settings(index_dir=tmp_path / "none", api_key=None, allowed_hosts=["testserver"]))
     c = TestClient(app)  # no `with`: the lifespan (and loading) does not start
     assert c.get("/healthz").status_code == 200
     r = c.get("/readyz")
@@ -53,7 +53,8 @@ def test_not_ready_until_loaded(tmp_path):
 def test_failed_load_is_reported_not_raised(tmp_path):
     """A missing index found by the lifespan's loader: /readyz stays 503 with the reason."""
     failures = []
-    app = create_app(Settings(index_dir=tmp_path / "missing", api_key=None), on_load_failure=failures.append)
+    app = create_app(Settings(index_dir=tmp_path / "missing", api_key=None, allowed_hosts=["testserver"]),
+                     on_load_failure=failures.append)
     with TestClient(app) as c:
         for _ in range(400):
             if failures:
