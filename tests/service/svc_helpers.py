@@ -17,7 +17,10 @@ from service.settings import REPO_ROOT
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# rebind.test (a reserved TLD) resolves to this machine: a DNS rebinding, for test_service_cross_site.py
+REBIND_NAME = "rebind.test"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"]
 ANCHOR_QUESTION = "When did real-time missile-data sharing start?"
 
 
@@ -43,6 +46,8 @@ def citeqa_bin() -> str:
 def server_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
+    # the server runs this checkout's code even when the venv's editable install points at another
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     return env
 
 
