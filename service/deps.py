@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from service.engine import Engine
+from service.errors import TOO_DEEP
 from service.schemas import DocumentIn
 from service.origins import cross_site_reason
 from service.security import forwarded_by_proxy, is_loopback, key_matches
@@ -95,6 +96,8 @@ async def document_input(request: Request) -> tuple[DocumentIn, str | None]:
             data = json.loads(raw)
         except UnicodeDecodeError:
             raise HTTPException(status_code=400, detail="the request body is not valid UTF-8") from None
+        except RecursionError:  # [[[[…]]]] deeper than the parser's stack
+            raise HTTPException(status_code=400, detail=TOO_DEEP) from None
         except json.JSONDecodeError as exc:
             raise RequestValidationError([{"loc": ("body", exc.pos), "msg": f"JSON decode error: {exc.msg}",
                                            "type": "json_invalid"}]) from None

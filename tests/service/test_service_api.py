@@ -296,6 +296,53 @@ def test_unexpected_errors_are_a_bare_json_500(seed_settings, caplog):
     assert any("unhandled error" in rec.getMessage() for rec in caplog.records)
 
 
+def test_errors_keep_the_connection_alive(seed_settings):
+    """A 500 (and any 4xx) is answered on a kept-alive connection that stays usable: uvicorn used to
+    drop the connection after every exception that reached Starlette's outermost handler."""
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+
+    from svc_helpers import AUTH, free_port
+
+    class Broken:
+        def ask(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(keyed(seed_settings), engine=Broken()), host="127.0.0.1",
+                                           port=port, log_level="critical", lifespan="on", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        json_h = {"Content-Type": "application/json"}
+        requests = [("POST", "/api/ask", b'{"question": "boom?"}', json_h, 500),
+                    ("POST", "/api/documents", b"[" * 50_000, {**json_h, **AUTH}, 400),
+                    ("POST", "/api/ask", b'{"question": ', json_h, 422),
+                    ("GET", "/api/nothing", None, {}, 404),
+                    ("POST", "/api/ask", b'{"question": "boom again?"}', json_h, 500),
+                    ("GET", "/healthz", None, {}, 200)]
+        sock = None
+        for method, path, body, headers, status in requests:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            assert r.status == status and json.loads(r.read())["detail" if status != 200 else "status"]
+            assert not r.will_close, (path, status)
+            assert sock is None or conn.sock is sock, f"the connection was dropped after {path} ({status})"
+            sock = conn.sock
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 # ---- ops ----------------------------------------------------------------------------------------
 def test_metrics(client):
     client.post("/api/ask", json={"question": ANCHOR_QUESTION})

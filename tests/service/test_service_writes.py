@@ -213,3 +213,14 @@ def test_security_helpers():
     assert key_matches("abc", "abc") and not key_matches("abc", "abd") and not key_matches("", "abc")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback(None) and not is_loopback("")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.1")
+
+
+@pytest.mark.parametrize("path", ["/api/documents", "/api/ask", "/api/search"])
+def test_deeply_nested_json_is_a_400(writer, path):
+    for depth in (100_000, 2_000):
+        body = b'{"text": ' + b"[" * depth + b"]" * depth + b"}"
+        r = writer.post(path, content=body, headers={**AUTH, "content-type": "application/json"})
+        assert r.status_code in (400, 422), (depth, r.text)
+        assert r.json()["detail"]
+    r = writer.post(path, content=b"[" * 100_000, headers={**AUTH, "content-type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"detail": "the JSON body is nested too deeply"}
