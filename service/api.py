@@ -11,7 +11,7 @@ from service.deps import ServiceState, document_input, get_engine, get_state, ge
 from index.loading import BadInput
 from service.engine import Engine
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
-                             ErrorBody, SearchRequest, SearchResponse)
+                             DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
 
 
 class Health(BaseModel):
@@ -105,15 +105,17 @@ _UPLOAD_BODY = {
 }
 
 
-@router.post("/api/documents", response_model=DocumentDetail, status_code=status.HTTP_201_CREATED, tags=["documents"],
-             dependencies=[Depends(require_writer)],
-             responses={200: {"model": DocumentDetail, "description": "An article with this id was replaced."},
+@router.post("/api/documents", response_model=DocumentWritten, status_code=status.HTTP_201_CREATED,
+             tags=["documents"], dependencies=[Depends(require_writer)],
+             responses={200: {"model": DocumentWritten, "description": "An article with this id was replaced "
+                                                                      "(`replaced: true`)."},
                         201: {"description": "The article was added."},
                         **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY},
              openapi_extra={"requestBody": _UPLOAD_BODY},
              summary="Add or replace one article (JSON or a file upload); searchable on the next request")
 def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depends(document_input),
-                 engine: Engine = Depends(get_engine), lock: threading.Lock = Depends(get_write_lock)) -> DocumentDetail:
+                 engine: Engine = Depends(get_engine),
+                 lock: threading.Lock = Depends(get_write_lock)) -> DocumentWritten:
     doc, filename = body
     with lock:
         try:
@@ -121,7 +123,7 @@ def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depen
         except BadInput as exc:
             raise HTTPException(status_code=422, detail=f"the article is unusable: {exc}") from None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return detail
+    return DocumentWritten(**detail.model_dump(), replaced=not created)
 
 
 @router.delete("/api/documents/{doc_id}", response_model=DeleteResult, tags=["documents"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import queue
 import threading
 import time
@@ -22,6 +21,7 @@ from index.manifest import IndexMismatch
 from index.store import IndexCorrupt
 from service.answerers.base import Answer, Answerer
 from service.answerers.factory import create as create_answerer
+from service.doc_ids import id_from_filename
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
 from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
@@ -210,9 +210,9 @@ class Engine:
                               text=self.index.store.document_text(doc_id) or "")
 
     def add_document(self, doc: DocumentIn, filename: str | None = None) -> tuple[DocumentDetail, bool]:
-        """Add or replace one article atomically; returns (document, created)."""
+        """Add or replace one article atomically; returns (document, created): False when it replaced one."""
         kind = "html" if filename and Path(filename).suffix.lower() in (".html", ".htm") else "text"
-        doc_id = doc.doc_id or (_safe_id(Path(filename).stem) if filename else None) \
+        doc_id = doc.doc_id or (id_from_filename(Path(filename).stem) if filename else None) \
             or "doc-" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]
         clean = make_document(doc_id, doc.text, kind=kind, source=f"api:{filename or doc_id}", title=doc.title,
                               date=doc.date.isoformat() if doc.date else None)
@@ -232,11 +232,6 @@ class Engine:
         if runner is not None:
             runner.close()
         self.index.close()
-
-
-def _safe_id(stem: str) -> str | None:
-    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "-", stem).strip("-.")
-    return cleaned[:200] or None
 
 
 __all__ = ["Engine", "EngineError", "QueryEncoder"]

@@ -1,6 +1,8 @@
 """Adding, replacing and deleting articles through the API: auth, uploads, durability."""
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -224,3 +226,52 @@ def test_deeply_nested_json_is_a_400(writer, path):
         assert r.json()["detail"]
     r = writer.post(path, content=b"[" * 100_000, headers={**AUTH, "content-type": "application/json"})
     assert r.status_code == 400 and r.json() == {"detail": "the JSON body is nested too deeply"}
+
+
+# ---- ids from Unicode file names, and "replaced" ----------------------------------------------
+def upload(client, name: str, text: str, **data):
+    return client.post("/api/documents", files={"file": (name, text.encode(), "text/plain")}, data=data, headers=AUTH)
+
+
+def test_unicode_file_names_keep_their_letters_and_replacing_says_so(writer):
+    r = upload(writer, "뉴스 1.txt", "서울 시장은 월요일에 새 버스 노선을 발표했다.")
+    assert r.status_code == 201 and r.json()["doc_id"] == "뉴스-1" and r.json()["replaced"] is False, r.text
+    r = upload(writer, "기사 1.txt", "부산 항구는 화요일에 다시 문을 열었다.")
+    assert r.status_code == 201 and r.json()["doc_id"] == "기사-1" and r.json()["replaced"] is False, r.text
+    assert "서울" in writer.get("/api/documents/뉴스-1").json()["text"]  # not replaced by the second file
+
+    # the same name again replaces, and says so; a macOS (NFD) name is the same name
+    nfd = unicodedata.normalize("NFD", "뉴스 1.txt")
+    assert nfd != "뉴스 1.txt"
+    r = upload(writer, nfd, "서울 시장은 화요일에 버스 노선을 취소했다.")
+    assert r.status_code == 200 and r.json()["doc_id"] == "뉴스-1" and r.json()["replaced"] is True, r.text
+    assert "취소" in writer.get("/api/documents/뉴스-1").json()["text"]
+    ids = {d["doc_id"] for d in writer.get("/api/documents").json()}
+    assert {"뉴스-1", "기사-1"} <= ids and len(ids) == 7
+
+    # an explicit Unicode doc_id, in JSON
+    r = writer.post("/api/documents", json={"doc_id": "기사-1", "text": "부산 항구는 수요일에 닫혔다."}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["replaced"] is True
+    r = writer.post("/api/documents", json={**ARTICLE}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["replaced"] is False
+    assert writer.delete("/api/documents/뉴스-1", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("name,doc_id", [
+    ("Café Prices.txt", "Café-Prices"), ("новости-2024.md", "новости-2024"), ("हिन्दी समाचार.txt", "हिन्दी-समाचार"),
+    ("a/b\\c..txt", "c"), ("  __notes__ .txt", "notes__"), ("x\u202ey\u200bz.txt", "x-y-z"), ("!!!.txt", None),
+])
+def test_ids_from_file_names(name, doc_id):
+    from pathlib import PurePosixPath
+
+    from service.doc_ids import id_from_filename, is_valid_id
+
+    got = id_from_filename(PurePosixPath(name.replace("\\", "/")).stem)
+    assert got == doc_id
+    assert got is None or is_valid_id(got)
+
+
+@pytest.mark.parametrize("doc_id", ["-x", "_x", ".x", "../x", "a/b", "a b", "x\u200by", "\u0301x", "a" * 201])
+def test_bad_unicode_doc_ids_are_refused(writer, doc_id):
+    r = writer.post("/api/documents", json={"doc_id": doc_id, "text": "ok"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "doc_id"], r.text
