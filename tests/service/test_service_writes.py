@@ -1,6 +1,7 @@
 """Adding, replacing and deleting articles through the API: auth, uploads, durability."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -275,3 +276,27 @@ def test_ids_from_file_names(name, doc_id):
 def test_bad_unicode_doc_ids_are_refused(writer, doc_id):
     r = writer.post("/api/documents", json={"doc_id": doc_id, "text": "ok"}, headers=AUTH)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "doc_id"], r.text
+
+
+# ---- an article's own "[1]" -------------------------------------------------------------------
+BRACKETS = {
+    "doc_id": "glass-museum",
+    "title": "Glass museum reopens",
+    "date": "2024-06-03",
+    "text": "The Glass Museum reopened on June 3 after a renovation that cost 9 million euros [2], the city "
+            "said [1]. Curators added forty new rooms.\n\nThe museum expects 300,000 visitors a year.",
+}
+BRACKETS_QUESTION = "How much did the Glass Museum renovation cost?"
+
+
+def test_an_articles_literal_markers_are_not_citations(writer):
+    assert writer.post("/api/documents", json=BRACKETS, headers=AUTH).status_code == 201
+    data = ask(writer, BRACKETS_QUESTION)
+    c1 = data["citations"][0]
+    assert c1["doc_id"] == "glass-museum" and "[2]" in c1["quote"] and "[1]" in c1["quote"]
+    doc = writer.get("/api/documents/glass-museum").json()
+    assert doc["text"][c1["start"]:c1["end"]] == c1["quote"]  # the quote stays the article's text
+    # in the answer, every [n] is a citation marker and the article's own numbers are not
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])]
+    assert markers and set(markers) == {c["n"] for c in data["citations"]}, data["answer"]
+    assert "9 million euros \uff3b2\uff3d, the city said \uff3b1\uff3d" in data["answer"]
