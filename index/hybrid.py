@@ -145,10 +145,13 @@ class HybridIndex:
         return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search, nprobe=self.nprobe)
 
     def _save_dense(self, dense: DenseIndex, generation: int) -> None:
+        """Best effort: the FAISS file is a cache, rebuilt from the store when missing. A write the
+        store committed, or a start, never fails for it (a read-only folder, a full disk: faiss
+        reports ENOSPC as a RuntimeError); the index keeps working from memory."""
         try:
             dense.save(self._dense_path(generation))
-        except OSError as exc:  # read-only folder: the index still works from memory
-            log.warning("could not save the dense index: %s", exc)
+        except (OSError, RuntimeError) as exc:
+            log.warning("could not save the dense index (a cache; rebuilt from the store when needed): %s", exc)
             return
         for old in self.dir.glob("dense-*.faiss"):
             if old.name != self._dense_path(generation).name:
@@ -202,7 +205,10 @@ class HybridIndex:
                     self.dense.add(added_ids, added_vecs)
                 self._dense_gen = gen
             self._save_dense(self.dense, gen)
-            write_json_atomic(self.dir / "manifest.json", manifest)
+            try:  # a readable copy of the store's manifest; the store holds the real one
+                write_json_atomic(self.dir / "manifest.json", manifest)
+            except OSError as exc:
+                log.warning("could not write %s: %s", self.dir / "manifest.json", exc)
 
     # ---- reads ------------------------------------------------------------------------------
     def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

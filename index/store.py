@@ -9,6 +9,7 @@ separate in-memory BM25 (bm25s) would need its own file kept in step by hand.
 from __future__ import annotations
 
 import bisect
+import errno
 import json
 import re
 import sqlite3
@@ -52,6 +53,20 @@ _term = re.compile(r"\w+", re.UNICODE)
 
 class IndexCorrupt(RuntimeError):
     """The index folder cannot be read; the message says what to do."""
+
+
+class StoreFull(OSError):
+    """The disk of the index is full: the write was rolled back, nothing changed."""
+
+
+SQLITE_FULL = 13
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full" (SQLITE_FULL; SQLite maps ENOSPC to it), or ENOSPC itself."""
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 @dataclass
@@ -372,8 +387,12 @@ class Store:
                  ("n_sentences", str(counts["sentences"]))],
             )
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:  # a failed COMMIT (disk full) may have rolled back already
+                conn.execute("ROLLBACK")
+            if is_disk_full(exc):
+                raise StoreFull(errno.ENOSPC, f"no space left on the disk of the index at {self.path.parent}; "
+                                              "nothing was written") from exc
             raise
         dim = len(added_vecs[0]) if added_vecs else 0
         vecs = np.stack(added_vecs).astype(np.float32) if added_vecs else np.zeros((0, dim), np.float32)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
 from index.loading import BadInput
+from index.store import StoreFull
 from service.engine import Engine
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
                              DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
@@ -39,6 +40,11 @@ WRITER = {
     403: _err("The API key is wrong, or no key is configured and the client is not on this machine."),
 }
 NOT_FOUND = {404: _err("No document with this id.")}
+DISK_FULL = {507: _err("No space left on the index's disk: nothing was written, the index is as before.")}
+
+
+def _full(exc: StoreFull) -> HTTPException:
+    return HTTPException(status_code=507, detail=f"{exc.strerror}; free some space and retry")
 
 router = APIRouter()
 
@@ -110,7 +116,8 @@ _UPLOAD_BODY = {
              responses={200: {"model": DocumentWritten, "description": "An article with this id was replaced "
                                                                       "(`replaced: true`)."},
                         201: {"description": "The article was added."},
-                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY},
+                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY,
+                        **DISK_FULL},
              openapi_extra={"requestBody": _UPLOAD_BODY},
              summary="Add or replace one article (JSON or a file upload); searchable on the next request")
 def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depends(document_input),
@@ -122,17 +129,22 @@ def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depen
             detail, created = engine.add_document(doc, filename=filename)
         except BadInput as exc:
             raise HTTPException(status_code=422, detail=f"the article is unusable: {exc}") from None
+        except StoreFull as exc:
+            raise _full(exc) from None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return DocumentWritten(**detail.model_dump(), replaced=not created)
 
 
 @router.delete("/api/documents/{doc_id}", response_model=DeleteResult, tags=["documents"],
-               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **NOT_READY},
+               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **NOT_READY, **DISK_FULL},
                summary="Remove one article")
 def delete_document(doc_id: str, engine: Engine = Depends(get_engine),
                     lock: threading.Lock = Depends(get_write_lock)) -> DeleteResult:
     with lock:
-        deleted = _storable(doc_id) and engine.delete_document(doc_id)
+        try:
+            deleted = _storable(doc_id) and engine.delete_document(doc_id)
+        except StoreFull as exc:
+            raise _full(exc) from None
     if not deleted:
         raise HTTPException(status_code=404, detail=f"no document {doc_id[:200]!r}")
     return DeleteResult(doc_id=doc_id, deleted=True)

@@ -51,7 +51,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from index.embedding import Embedder
     from index.ingest import ingest
     from index.manifest import IndexMismatch
-    from index.store import IndexCorrupt
+    from index.store import IndexCorrupt, StoreFull
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
@@ -61,6 +61,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = ingest(index, paths, rebuild=args.rebuild)
     except (IndexCorrupt, IndexMismatch) as exc:
         return _fail(str(exc))
+    except StoreFull as exc:
+        return _fail(exc.strerror)
     print(report.summary())
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
