@@ -10,12 +10,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.engine import Engine
-from svc_helpers import AUTH, keyed
+from svc_helpers import AUTH, LiveServer, keyed
 
 ARTICLE = {"doc_id": "harbor-bridge", "title": "Harbor bridge reopens after repairs",
            "text": "The Harbor Bridge reopened to traffic on May 2, 2024, after eleven months of repairs. "
@@ -86,7 +87,7 @@ def fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_refuses_writes_with_507_and_loses_nothing(small_disk, seed_index_dir, seed_settings, embedder,
-                                                              caplog):
+                                                              caplog, tmp_path):
     index_dir = small_disk / "index"
     shutil.copytree(seed_index_dir, index_dir)
     settings = keyed(seed_settings.model_copy(update={"index_dir": index_dir}))
@@ -131,3 +132,16 @@ def test_a_full_disk_refuses_writes_with_507_and_loses_nothing(small_disk, seed_
             assert top_doc(c) == "harbor-bridge"
     finally:
         engine2.close()
+
+    # and so does `citeqa serve` (it used to exit), answering writes with 507
+    for cache in index_dir.glob("dense-*.faiss"):
+        cache.unlink()
+    fill(small_disk)
+    server = LiveServer(index_dir, tmp_path, model_name=embedder.model_name)
+    try:
+        server.wait_ready()
+        assert httpx.get(server.url + "/readyz").json()["documents"] == 6
+        r = httpx.post(server.url + "/api/documents", json={**ARTICLE, "doc_id": "another"}, headers=AUTH, timeout=60)
+        assert r.status_code == 507, r.text
+    finally:
+        server.stop()
