@@ -19,7 +19,7 @@ from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
 from index.mentions import rewrite, standalone
 from index.sentences import split_sentences
-from index.store import Store
+from index.store import IndexReadOnly, Store
 from index.tokens import count_tokens
 from index.vectors import DenseIndex, resolve_factory
 
@@ -75,6 +75,10 @@ class HybridIndex:
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
         self.store = Store(db, create=create)
+        if for_writing and self.store.read_only:
+            self.store.close()
+            raise IndexReadOnly(f"the index at {self.dir} is read-only ({self.store.read_only_reason}); "
+                                   "nothing was changed")
         if not rebuild:  # a rebuild replaces whatever the index was built with
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
         self._write_lock = threading.Lock()
@@ -113,7 +117,7 @@ class HybridIndex:
             except RuntimeError as exc:  # torn, foreign, or just replaced by a newer one
                 log.warning("dense index %s unreadable (%s); rebuilding from the store", path, exc)
         dense = self._rebuild_dense()
-        if gen:
+        if gen and not self.store.read_only:
             self._save_dense(dense, gen)
         return dense
 

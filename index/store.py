@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import errno
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -21,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect, is_disk_full,
+                                 open_error, unwritable_reason)
 from index.terms import STOPWORDS, terms as content_terms
+
+__all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,24 +54,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='
 """
 
 _term = re.compile(r"\w+", re.UNICODE)
-
-
-class IndexCorrupt(RuntimeError):
-    """The index folder cannot be read; the message says what to do."""
-
-
-class StoreFull(OSError):
-    """The disk of the index is full: the write was rolled back, nothing changed."""
-
-
-SQLITE_FULL = 13
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """SQLite's "database or disk is full" (SQLITE_FULL; SQLite maps ENOSPC to it), or ENOSPC itself."""
-    if isinstance(exc, sqlite3.Error):
-        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == SQLITE_FULL or "disk is full" in str(exc)
-    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,6 +121,12 @@ class Store:
         self._cache_lock = threading.Lock()
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A store this user cannot write is served read-only (its writes refused), not called corrupt.
+        self.read_only_reason = unwritable_reason(self.path) if self.path.exists() else None
+        self.read_only = self.read_only_reason is not None
+        if self.read_only:
+            log.warning("the index at %s is read-only (%s): serving it, writes are refused", self.path.parent,
+                        self.read_only_reason)
         try:
             conn = self.conn
             if create:
@@ -140,19 +134,18 @@ class Store:
             conn.execute("SELECT count(*) FROM documents").fetchone()
             conn.execute("SELECT count(*) FROM chunks_fts").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(
-                f"the index at {self.path.parent} is corrupt or incomplete ({exc}); "
-                "re-run `citeqa ingest --rebuild`"
-            ) from exc
+            raise open_error(exc, self.path.parent, self.read_only_reason) from exc
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise StoreReadOnly(errno.EROFS, f"the index at {self.path.parent} is read-only "
+                                             f"({self.read_only_reason}); nothing was written")
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = connect(self.path, self.read_only)
             self._local.conn = conn
         return conn
 
@@ -326,6 +319,7 @@ class Store:
     def write(self, bundles: list, removals: list[str], manifest: dict, wipe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In one transaction: drop `removals` and the old versions of `bundles`, insert `bundles`,
         bump the generation. Returns (removed chunk row ids, added chunk row ids, added vectors)."""
+        self.check_writable()
         conn = self.conn
         removed: list[int] = []
         added_ids: list[int] = []

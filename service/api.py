@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
 from index.loading import BadInput
-from index.store import StoreFull
+from index.store import StoreFull, StoreReadOnly
 from service.engine import Engine
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
                              DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
@@ -41,9 +41,13 @@ WRITER = {
 }
 NOT_FOUND = {404: _err("No document with this id.")}
 DISK_FULL = {507: _err("No space left on the index's disk: nothing was written, the index is as before.")}
+READ_ONLY = {503: _err("The index is loading, or it is read-only (a read-only disk, no write permission): "
+                       "reads are served, writes refused.")}
 
 
-def _full(exc: StoreFull) -> HTTPException:
+def _unwritable(exc: OSError) -> HTTPException:
+    if isinstance(exc, StoreReadOnly):
+        return HTTPException(status_code=503, detail=exc.strerror)
     return HTTPException(status_code=507, detail=f"{exc.strerror}; free some space and retry")
 
 router = APIRouter()
@@ -116,7 +120,7 @@ _UPLOAD_BODY = {
              responses={200: {"model": DocumentWritten, "description": "An article with this id was replaced "
                                                                       "(`replaced: true`)."},
                         201: {"description": "The article was added."},
-                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY,
+                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **READ_ONLY,
                         **DISK_FULL},
              openapi_extra={"requestBody": _UPLOAD_BODY},
              summary="Add or replace one article (JSON or a file upload); searchable on the next request")
@@ -129,22 +133,22 @@ def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depen
             detail, created = engine.add_document(doc, filename=filename)
         except BadInput as exc:
             raise HTTPException(status_code=422, detail=f"the article is unusable: {exc}") from None
-        except StoreFull as exc:
-            raise _full(exc) from None
+        except (StoreFull, StoreReadOnly) as exc:
+            raise _unwritable(exc) from None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return DocumentWritten(**detail.model_dump(), replaced=not created)
 
 
 @router.delete("/api/documents/{doc_id}", response_model=DeleteResult, tags=["documents"],
-               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **NOT_READY, **DISK_FULL},
+               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **READ_ONLY, **DISK_FULL},
                summary="Remove one article")
 def delete_document(doc_id: str, engine: Engine = Depends(get_engine),
                     lock: threading.Lock = Depends(get_write_lock)) -> DeleteResult:
     with lock:
         try:
             deleted = _storable(doc_id) and engine.delete_document(doc_id)
-        except StoreFull as exc:
-            raise _full(exc) from None
+        except (StoreFull, StoreReadOnly) as exc:
+            raise _unwritable(exc) from None
     if not deleted:
         raise HTTPException(status_code=404, detail=f"no document {doc_id[:200]!r}")
     return DeleteResult(doc_id=doc_id, deleted=True)

@@ -229,7 +229,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     """Fail fast, before loading the model, on a missing or unreadable index."""
     from index.hybrid import DB_NAME
-    from index.store import IndexCorrupt, Store
+    from index.store import IndexCorrupt, IndexUnavailable, Store
 
     if ingest_first:
         return None
@@ -238,7 +238,7 @@ def _precheck(settings: Settings, ingest_first: bool) -> str | None:
         return f"no index in {settings.index_dir}; build it with `citeqa ingest` or start with `citeqa serve --ingest`"
     try:
         Store(db).close()
-    except IndexCorrupt as exc:
+    except (IndexCorrupt, IndexUnavailable) as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - permissions, a directory in the way, ...
         return f"cannot open the index at {settings.index_dir}: {exc}"
