@@ -12,7 +12,6 @@ import bisect
 import errno
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -24,7 +23,7 @@ import numpy as np
 
 from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect, is_disk_full,
                                  open_error, unwritable_reason)
-from index.terms import STOPWORDS, terms as content_terms
+from index.terms import fts_query, terms as content_terms
 
 __all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
@@ -53,7 +52,6 @@ CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='porter unicode61');
 """
 
-_term = re.compile(r"\w+", re.UNICODE)
 log = logging.getLogger(__name__)
 
 
@@ -86,17 +84,6 @@ class SentenceRow:
     end: int
     vector: np.ndarray
     terms: frozenset[str]
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks)."""
-    terms = []
-    for t in _term.findall(text.casefold()):
-        if t not in STOPWORDS and t not in terms and (len(t) > 1 or t.isdigit()):
-            terms.append(t)
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])
 
 
 def _blob(vec: np.ndarray) -> bytes:
