@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-SQLITE_FULL, SQLITE_CANTOPEN = 13, 14
+SQLITE_READONLY, SQLITE_FULL, SQLITE_CANTOPEN = 8, 13, 14
 # Errors about access, not content: PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, AUTH.
 # Anything else on opening (CORRUPT, NOTADB, "no such table" of a half-built store) is corruption.
 ACCESS_CODES = {3, 5, 6, 7, 8, 10, 13, 14, 23}
@@ -97,7 +97,7 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
         return conn
     except sqlite3.OperationalError as exc:
         conn.close()
-        if _code(exc) != SQLITE_CANTOPEN:
+        if _code(exc) not in (SQLITE_CANTOPEN, SQLITE_READONLY):  # no -shm, and none can be made
             raise
     wal = Path(f"{path}-wal")
     if wal.exists() and wal.stat().st_size > 0:  # immutable would skip the log's commits: refuse
