@@ -59,7 +59,8 @@ class HostPolicy:
         self.any = "*" in settings.allowed_hosts
         bind = settings.host.strip().strip("[]").rstrip(".").lower()  # a bind address has no port
         self.wildcard = bind in WILDCARD_BINDS
-        self.names = set(LOOPBACK_NAMES) | {h for h in settings.allowed_hosts if h != "*"}
+        listed = (split_host(h) for h in settings.allowed_hosts if h != "*")  # "name:port" is its name
+        self.names = set(LOOPBACK_NAMES) | {h[0] for h in listed if h}
         if not self.wildcard:
             self.names.add(bind)
         else:

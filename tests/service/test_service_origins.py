@@ -55,6 +55,8 @@ def test_allowed_hosts_setting(writable_engine):
         assert c.get("/readyz", headers={"Host": "10.1.2.4:8000"}).status_code == 400
         assert c.get("/readyz", headers={"Host": "www.example.org"}).status_code == 400
     assert Settings(allowed_hosts=" QA.example.org, other.test ,").allowed_hosts == ["qa.example.org", "other.test"]
+    assert HostPolicy(Settings(allowed_hosts="QA.example.org:8443,[fd00::5]")).allows("qa.example.org")
+    assert HostPolicy(Settings(allowed_hosts="[fd00::5]")).allows("[fd00::5]:8000")
     anything = HostPolicy(Settings(allowed_hosts="*"))
     assert anything.allows("whatever.example:1")
 
