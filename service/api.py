@@ -37,7 +37,8 @@ BAD_BODY = {
 NOT_READY = {503: _err("The index and model are still loading (or failed to load).")}
 WRITER = {
     401: _err("An API key is configured and the request has none."),
-    403: _err("The API key is wrong, or no key is configured and the client is not on this machine."),
+    403: _err("The API key is wrong, no key is configured and the client is not on this machine, or a browser "
+              "sent the write from another site (Origin, Sec-Fetch-Site)."),
 }
 NOT_FOUND = {404: _err("No document with this id.")}
 DISK_FULL = {507: _err("No space left on the index's disk: nothing was written, the index is as before.")}
