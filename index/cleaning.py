@@ -8,6 +8,7 @@ beyond whitespace, so every body sentence survives verbatim.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -132,10 +133,8 @@ def clean_text(raw: str) -> Cleaned:
         seen.add(key)
         kept.append(line)
 
-    if date is None:
-        m = _DATE_INLINE.search(raw)
-        if m:
-            date = _iso(*m.groups())
+    if date is None:  # the first real date stated inline
+        date = next(filter(None, (_iso(*m.groups()) for m in _DATE_INLINE.finditer(raw))), None)
     if title is None:  # no headline-like line: the first line stands in, and stays in the body
         title = kept[0][:120] if kept else ""
     else:  # the headline opens the text, wherever the page printed it, so it can be cited
@@ -155,7 +154,8 @@ def clean_html(html: str) -> Cleaned:
     body = doc.text or ""
     title = normalize_line(doc.title or "")
     cleaned = clean_text((title + "\n" if title else "") + body)
-    date = doc.date if doc.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", doc.date) else None
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", doc.date or "")
+    date = _iso(*m.groups()) if m and not _from_impossible(m.group(0), html) else None
     return Cleaned(
         title=cleaned.title or title,
         text=cleaned.text,
@@ -164,8 +164,21 @@ def clean_html(html: str) -> Cleaned:
     )
 
 
+_YMD = re.compile(r"(?<!\d)(\d{4})[-./](\d{1,2})[-./](\d{1,2})(?!\d)")
+
+
+def _from_impossible(date: str, html: str) -> bool:
+    """True when trafilatura's date is its repair of an impossible one the page states (it reads
+    2024-02-31 as 2024-02-01): the page has an impossible day in that month and never this date."""
+    stated = [(y, mo, d, _iso(y, mo, d)) for y, mo, d in _YMD.findall(html)]
+    if any(iso == date for *_, iso in stated):
+        return False
+    return any(iso is None and f"{int(y):04d}-{int(mo):02d}" == date[:7] for y, mo, d, iso in stated)
+
+
 def _iso(y: str, m: str, d: str) -> str | None:
-    year, month, day = int(y), int(m), int(d)
-    if 1 <= month <= 12 and 1 <= day <= 31:
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    return None
+    """YYYY-MM-DD of a real calendar day, else None (2024-02-31 and 2023-02-29 are not dates)."""
+    try:
+        return dt.date(int(y), int(m), int(d)).isoformat()
+    except ValueError:
+        return None

@@ -19,7 +19,7 @@ from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
 from index.mentions import rewrite, standalone
 from index.sentences import split_sentences
-from index.store import Store
+from index.store import IndexReadOnly, Store
 from index.tokens import count_tokens
 from index.vectors import DenseIndex, resolve_factory
 
@@ -75,6 +75,10 @@ class HybridIndex:
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
         self.store = Store(db, create=create)
+        if for_writing and self.store.read_only:
+            self.store.close()
+            raise IndexReadOnly(f"the index at {self.dir} is read-only ({self.store.read_only_reason}); "
+                                   "nothing was changed")
         if not rebuild:  # a rebuild replaces whatever the index was built with
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
         self._write_lock = threading.Lock()
@@ -113,7 +117,7 @@ class HybridIndex:
             except RuntimeError as exc:  # torn, foreign, or just replaced by a newer one
                 log.warning("dense index %s unreadable (%s); rebuilding from the store", path, exc)
         dense = self._rebuild_dense()
-        if gen:
+        if gen and not self.store.read_only:
             self._save_dense(dense, gen)
         return dense
 
@@ -145,10 +149,13 @@ class HybridIndex:
         return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search, nprobe=self.nprobe)
 
     def _save_dense(self, dense: DenseIndex, generation: int) -> None:
+        """Best effort: the FAISS file is a cache, rebuilt from the store when missing. A write the
+        store committed, or a start, never fails for it (a read-only folder, a full disk: faiss
+        reports ENOSPC as a RuntimeError); the index keeps working from memory."""
         try:
             dense.save(self._dense_path(generation))
-        except OSError as exc:  # read-only folder: the index still works from memory
-            log.warning("could not save the dense index: %s", exc)
+        except (OSError, RuntimeError) as exc:
+            log.warning("could not save the dense index (a cache; rebuilt from the store when needed): %s", exc)
             return
         for old in self.dir.glob("dense-*.faiss"):
             if old.name != self._dense_path(generation).name:
@@ -202,7 +209,10 @@ class HybridIndex:
                     self.dense.add(added_ids, added_vecs)
                 self._dense_gen = gen
             self._save_dense(self.dense, gen)
-            write_json_atomic(self.dir / "manifest.json", manifest)
+            try:  # a readable copy of the store's manifest; the store holds the real one
+                write_json_atomic(self.dir / "manifest.json", manifest)
+            except OSError as exc:
+                log.warning("could not write %s: %s", self.dir / "manifest.json", exc)
 
     # ---- reads ------------------------------------------------------------------------------
     def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

@@ -44,13 +44,15 @@ def _inside(source: str, roots: list[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
-def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progress: bool | None = None) -> IngestReport:
+def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progress: bool | None = None,
+           carried: list[CleanDocument] = ()) -> IngestReport:
     """Bring the index in step with the files under `paths`.
 
     Unchanged files (same sha256) are not re-embedded. A document whose file has gone from a
     scanned folder (or a named file that no longer exists) is removed; documents from other
     folders or added through the API are left alone. Files that cannot be read are reported and
-    skipped, and their previous version, if any, is kept.
+    skipped, and their previous version, if any, is kept. `carried`: documents read from a store
+    set aside as corrupt, kept (re-embedded) unless a file of this run has their id.
     """
     t0 = time.perf_counter()
     report = IngestReport()
@@ -96,6 +98,11 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
             todo.append(CleanDocument(doc_id=doc_id, title=row.title, text=text, date=row.date,
                                       author=row.author, source=row.source, sha256=row.sha256))
             report.updated.append(doc_id)
+    for doc in carried:
+        if doc.doc_id not in seen and doc.doc_id not in known:
+            seen.add(doc.doc_id)
+            todo.append(doc)
+            report.added.append(doc.doc_id)
 
     if todo:
         log.info("embedding %d documents", len(todo))

@@ -9,8 +9,9 @@ separate in-memory BM25 (bm25s) would need its own file kept in step by hand.
 from __future__ import annotations
 
 import bisect
+import errno
 import json
-import re
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,7 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from index.terms import STOPWORDS, terms as content_terms
+from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect, is_disk_full,
+                                 open_error, unwritable_reason)
+from index.terms import fts_query, terms as content_terms
+
+__all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,11 +52,7 @@ CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='porter unicode61');
 """
 
-_term = re.compile(r"\w+", re.UNICODE)
-
-
-class IndexCorrupt(RuntimeError):
-    """The index folder cannot be read; the message says what to do."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,17 +86,6 @@ class SentenceRow:
     terms: frozenset[str]
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks)."""
-    terms = []
-    for t in _term.findall(text.casefold()):
-        if t not in STOPWORDS and t not in terms and (len(t) > 1 or t.isdigit()):
-            terms.append(t)
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])
-
-
 def _blob(vec: np.ndarray) -> bytes:
     return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
 
@@ -118,6 +108,12 @@ class Store:
         self._cache_lock = threading.Lock()
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A store this user cannot write is served read-only (its writes refused), not called corrupt.
+        self.read_only_reason = unwritable_reason(self.path) if self.path.exists() else None
+        self.read_only = self.read_only_reason is not None
+        if self.read_only:
+            log.warning("the index at %s is read-only (%s): serving it, writes are refused", self.path.parent,
+                        self.read_only_reason)
         try:
             conn = self.conn
             if create:
@@ -125,19 +121,18 @@ class Store:
             conn.execute("SELECT count(*) FROM documents").fetchone()
             conn.execute("SELECT count(*) FROM chunks_fts").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(
-                f"the index at {self.path.parent} is corrupt or incomplete ({exc}); "
-                "re-run `citeqa ingest --rebuild`"
-            ) from exc
+            raise open_error(exc, self.path.parent, self.read_only_reason) from exc
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise StoreReadOnly(errno.EROFS, f"the index at {self.path.parent} is read-only "
+                                             f"({self.read_only_reason}); nothing was written")
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = connect(self.path, self.read_only)
             self._local.conn = conn
         return conn
 
@@ -311,6 +306,7 @@ class Store:
     def write(self, bundles: list, removals: list[str], manifest: dict, wipe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In one transaction: drop `removals` and the old versions of `bundles`, insert `bundles`,
         bump the generation. Returns (removed chunk row ids, added chunk row ids, added vectors)."""
+        self.check_writable()
         conn = self.conn
         removed: list[int] = []
         added_ids: list[int] = []
@@ -372,8 +368,12 @@ class Store:
                  ("n_sentences", str(counts["sentences"]))],
             )
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:  # a failed COMMIT (disk full) may have rolled back already
+                conn.execute("ROLLBACK")
+            if is_disk_full(exc):
+                raise StoreFull(errno.ENOSPC, f"no space left on the disk of the index at {self.path.parent}; "
+                                              "nothing was written") from exc
             raise
         dim = len(added_vecs[0]) if added_vecs else 0
         vecs = np.stack(added_vecs).astype(np.float32) if added_vecs else np.zeros((0, dim), np.float32)

@@ -81,3 +81,17 @@ def matches(term: str, ts: frozenset[str]) -> bool:
         return True
     country = capital_aliases().get(term)
     return country is not None and country <= ts
+
+
+_term = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks)."""
+    terms = []
+    for t in _term.findall(text.casefold()):
+        if t not in STOPWORDS and t not in terms and (len(t) > 1 or t.isdigit()):
+            terms.append(t)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms[:64])

@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
 from index.loading import BadInput
+from index.store import StoreFull, StoreReadOnly
 from service.engine import Engine
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
-                             ErrorBody, SearchRequest, SearchResponse)
+                             DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
 
 
 class Health(BaseModel):
@@ -36,9 +37,19 @@ BAD_BODY = {
 NOT_READY = {503: _err("The index and model are still loading (or failed to load).")}
 WRITER = {
     401: _err("An API key is configured and the request has none."),
-    403: _err("The API key is wrong, or no key is configured and the client is not on this machine."),
+    403: _err("The API key is wrong, no key is configured and the client is not on this machine, or a browser "
+              "sent the write from another site (Origin, Sec-Fetch-Site)."),
 }
 NOT_FOUND = {404: _err("No document with this id.")}
+DISK_FULL = {507: _err("No space left on the index's disk: nothing was written, the index is as before.")}
+READ_ONLY = {503: _err("The index is loading, or it is read-only (a read-only disk, no write permission): "
+                       "reads are served, writes refused.")}
+
+
+def _unwritable(exc: OSError) -> HTTPException:
+    if isinstance(exc, StoreReadOnly):
+        return HTTPException(status_code=503, detail=exc.strerror)
+    return HTTPException(status_code=507, detail=f"{exc.strerror}; free some space and retry")
 
 router = APIRouter()
 
@@ -105,32 +116,40 @@ _UPLOAD_BODY = {
 }
 
 
-@router.post("/api/documents", response_model=DocumentDetail, status_code=status.HTTP_201_CREATED, tags=["documents"],
-             dependencies=[Depends(require_writer)],
-             responses={200: {"model": DocumentDetail, "description": "An article with this id was replaced."},
+@router.post("/api/documents", response_model=DocumentWritten, status_code=status.HTTP_201_CREATED,
+             tags=["documents"], dependencies=[Depends(require_writer)],
+             responses={200: {"model": DocumentWritten, "description": "An article with this id was replaced "
+                                                                      "(`replaced: true`)."},
                         201: {"description": "The article was added."},
-                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **NOT_READY},
+                        **WRITER, **BAD_BODY, 415: _err("Neither JSON nor a multipart upload."), **READ_ONLY,
+                        **DISK_FULL},
              openapi_extra={"requestBody": _UPLOAD_BODY},
              summary="Add or replace one article (JSON or a file upload); searchable on the next request")
 def add_document(response: Response, body: tuple[DocumentIn, str | None] = Depends(document_input),
-                 engine: Engine = Depends(get_engine), lock: threading.Lock = Depends(get_write_lock)) -> DocumentDetail:
+                 engine: Engine = Depends(get_engine),
+                 lock: threading.Lock = Depends(get_write_lock)) -> DocumentWritten:
     doc, filename = body
     with lock:
         try:
             detail, created = engine.add_document(doc, filename=filename)
         except BadInput as exc:
             raise HTTPException(status_code=422, detail=f"the article is unusable: {exc}") from None
+        except (StoreFull, StoreReadOnly) as exc:
+            raise _unwritable(exc) from None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return detail
+    return DocumentWritten(**detail.model_dump(), replaced=not created)
 
 
 @router.delete("/api/documents/{doc_id}", response_model=DeleteResult, tags=["documents"],
-               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **NOT_READY},
+               dependencies=[Depends(require_writer)], responses={**WRITER, **NOT_FOUND, **READ_ONLY, **DISK_FULL},
                summary="Remove one article")
 def delete_document(doc_id: str, engine: Engine = Depends(get_engine),
                     lock: threading.Lock = Depends(get_write_lock)) -> DeleteResult:
     with lock:
-        deleted = _storable(doc_id) and engine.delete_document(doc_id)
+        try:
+            deleted = _storable(doc_id) and engine.delete_document(doc_id)
+        except (StoreFull, StoreReadOnly) as exc:
+            raise _unwritable(exc) from None
     if not deleted:
         raise HTTPException(status_code=404, detail=f"no document {doc_id[:200]!r}")
     return DeleteResult(doc_id=doc_id, deleted=True)

@@ -21,10 +21,10 @@ from pathlib import Path  # noqa: E402
 import anyio.to_thread  # noqa: E402
 from typing import Callable  # noqa: E402
 
-from fastapi import FastAPI, Request  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
+from fastapi.responses import FileResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,  # noqa: E402
                                PlatformCollector, ProcessCollector, generate_latest)
@@ -34,6 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 from service.api import metrics_router, router  # noqa: E402
 from service.deps import ServiceState  # noqa: E402
 from service.engine import Engine, EngineError  # noqa: E402
+from service.errors import ServerErrors, http_error, server_error, validation_error  # noqa: E402
+from service.origins import HostPolicy, TrustedHosts  # noqa: E402
 from service.security import BodySizeLimit  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -129,31 +131,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
-# ---- errors --------------------------------------------------------------------------------------
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-        return JSONResponse({"detail": "the request body is not valid UTF-8"}, status_code=400)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 shape ({"detail": [{loc, msg, type}]}) without echoing the input back."""
-    errors = []
-    for e in exc.errors():
-        msg = str(e.get("msg", "invalid"))
-        ctx_error = (e.get("ctx") or {}).get("error")
-        if e.get("type") == "json_invalid" and ctx_error:
-            msg = f"{msg}: {ctx_error}"
-        errors.append({"loc": [x if isinstance(x, (str, int)) else str(x) for x in e.get("loc", ())],
-                       "msg": msg, "type": str(e.get("type", "value_error"))})
-    return JSONResponse({"detail": errors}, status_code=422)
-
-
-async def _server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-
 # ---- the app -------------------------------------------------------------------------------------
 def _load_engine(state: ServiceState, ingest_first: bool, on_failure: Callable[[str], None]) -> None:
     t0 = time.perf_counter()
@@ -235,12 +212,15 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _server_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error)
 
-    # added last = outermost: metrics see every response, including 413s from the size limit
+    # added last = outermost: metrics see every response, including 413s from the size limit;
+    # ServerErrors first = innermost, so a 500 is answered before Starlette's outer handler
+    app.add_middleware(ServerErrors)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, policy=HostPolicy(settings))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
@@ -249,7 +229,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     """Fail fast, before loading the model, on a missing or unreadable index."""
     from index.hybrid import DB_NAME
-    from index.store import IndexCorrupt, Store
+    from index.store import IndexCorrupt, IndexUnavailable, Store
 
     if ingest_first:
         return None
@@ -258,10 +238,19 @@ def _precheck(settings: Settings, ingest_first: bool) -> str | None:
         return f"no index in {settings.index_dir}; build it with `citeqa ingest` or start with `citeqa serve --ingest`"
     try:
         Store(db).close()
-    except IndexCorrupt as exc:
+    except (IndexCorrupt, IndexUnavailable) as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - permissions, a directory in the way, ...
         return f"cannot open the index at {settings.index_dir}: {exc}"
+    return None
+
+
+def key_warning(settings: Settings, host: str) -> str | None:
+    """The warning for a server reachable from the network with no key (Settings reads an empty
+    or blank CITEQA_API_KEY as none)."""
+    if settings.api_key is None and host.strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+        return (f"listening on {host} without CITEQA_API_KEY (unset or empty); document writes are accepted "
+                "from this machine only")
     return None
 
 
@@ -271,13 +260,14 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
 
     host = host or settings.host
     port = port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the Host check knows the bind
     problem = _precheck(settings, ingest_first)
     if problem:
         print(f"citeqa: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
-    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"citeqa: warning: listening on {host} without CITEQA_API_KEY; document writes are accepted "
-              "from this machine only", file=sys.stderr)
+    warning = key_warning(settings, host)
+    if warning:
+        print(f"citeqa: warning: {warning}", file=sys.stderr)
     if settings.workers > 1:
         from service.workers import serve_workers
 
@@ -290,8 +280,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
             server.should_exit = True
 
     app = create_app(settings, ingest_first=ingest_first, on_load_failure=stop)
+    # proxy_headers off: with it (uvicorn's default) X-Forwarded-For from a trusted peer, or from
+    # anyone with FORWARDED_ALLOW_IPS=*, rewrites the client address the loopback check reads.
     config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
-                            timeout_graceful_shutdown=5, lifespan="on")
+                            timeout_graceful_shutdown=5, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         server.run()

@@ -29,38 +29,45 @@ def _fail(msg: str) -> int:
 
 
 def open_for_ingest(settings, embedder, rebuild: bool):
-    """Open (or create) the index for writing. With --rebuild a corrupt store is set aside, never deleted."""
+    """Open (or create) the index for writing, and the documents carried over from a corrupt store.
+    With --rebuild a corrupt store is set aside, never deleted, and every document still readable
+    in it is kept (those added through the API live nowhere else)."""
     from index.hybrid import DB_NAME, HybridIndex
+    from index.salvage import salvage_documents
     from index.store import IndexCorrupt
 
     try:
-        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=rebuild)
+        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
     except IndexCorrupt:
         if not rebuild:
             raise
         db = Path(settings.index_dir) / DB_NAME
+        carried, error = salvage_documents(db)
         aside = db.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
         db.rename(aside)
         for extra in ("-wal", "-shm"):
             Path(str(db) + extra).unlink(missing_ok=True)
-        print(f"citeqa: the old index was unreadable; moved it to {aside}", file=sys.stderr)
-        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
+        print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
+              f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
+        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True), carried
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from index.embedding import Embedder
     from index.ingest import ingest
     from index.manifest import IndexMismatch
-    from index.store import IndexCorrupt
+    from index.store import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
     embedder = Embedder.from_settings(settings)
     try:
-        index = open_for_ingest(settings, embedder, args.rebuild)
-        report = ingest(index, paths, rebuild=args.rebuild)
-    except (IndexCorrupt, IndexMismatch) as exc:
+        index, carried = open_for_ingest(settings, embedder, args.rebuild)
+        report = ingest(index, paths, rebuild=args.rebuild, carried=carried)
+    except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:
         return _fail(str(exc))
+    except (StoreFull, StoreReadOnly) as exc:
+        return _fail(exc.strerror)
     print(report.summary())
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 

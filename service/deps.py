@@ -17,8 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from service.engine import Engine
+from service.errors import TOO_DEEP
 from service.schemas import DocumentIn
-from service.security import is_loopback, key_matches
+from service.origins import cross_site_reason
+from service.security import forwarded_by_proxy, is_loopback, key_matches
 from service.settings import Settings
 
 UPLOAD_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
@@ -55,7 +57,12 @@ bearer = HTTPBearer(auto_error=False, description="CITEQA_API_KEY; required for 
 
 def require_writer(request: Request, state: ServiceState = Depends(get_state),
                    credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-    """401 without a key, 403 with a wrong one; with no key configured only loopback may write."""
+    """403 for a browser write from another site; then 401 without a key, 403 with a wrong one;
+    with no key configured only a loopback peer that no proxy speaks for may write."""
+    reason = cross_site_reason(request.headers.get("origin"), request.headers.get("sec-fetch-site"),
+                               request.headers.get("host"))
+    if reason:
+        raise HTTPException(status_code=403, detail=f"cross-site write refused: {reason}")
     api_key = state.settings.api_key.get_secret_value() if state.settings.api_key else None
     if api_key:
         if credentials is None or not credentials.credentials:
@@ -64,8 +71,11 @@ def require_writer(request: Request, state: ServiceState = Depends(get_state),
         if not key_matches(credentials.credentials, api_key):
             raise HTTPException(status_code=403, detail="the API key is not valid")
         return
+    # scope["client"] is the socket peer: `serve` runs uvicorn without proxy_headers, so no
+    # X-Forwarded-For rewrites it; a local reverse proxy's requests (peer 127.0.0.1, forwarding
+    # headers) speak for someone else and are not local either.
     host = request.client.host if request.client else None
-    if not is_loopback(host):
+    if not is_loopback(host) or forwarded_by_proxy(request.headers):
         raise HTTPException(status_code=403,
                             detail="writes are only accepted from this machine unless CITEQA_API_KEY is set")
 
@@ -86,6 +96,8 @@ async def document_input(request: Request) -> tuple[DocumentIn, str | None]:
             data = json.loads(raw)
         except UnicodeDecodeError:
             raise HTTPException(status_code=400, detail="the request body is not valid UTF-8") from None
+        except RecursionError:  # [[[[…]]]] deeper than the parser's stack
+            raise HTTPException(status_code=400, detail=TOO_DEEP) from None
         except json.JSONDecodeError as exc:
             raise RequestValidationError([{"loc": ("body", exc.pos), "msg": f"JSON decode error: {exc.msg}",
                                            "type": "json_invalid"}]) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import queue
 import threading
 import time
@@ -19,9 +18,10 @@ from index.hybrid import HybridIndex
 from index.ingest import ingest
 from index.loading import make_document
 from index.manifest import IndexMismatch
-from index.store import IndexCorrupt
+from index.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import Answer, Answerer
 from service.answerers.factory import create as create_answerer
+from service.doc_ids import id_from_filename
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
 from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
@@ -120,6 +120,9 @@ class Engine:
             if ingest_if_needed:
                 try:
                     index, rebuild = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True), False
+                except IndexReadOnly as exc:  # nothing can be ingested: serve what is there
+                    log.warning("%s: serving it as it is, without ingesting", exc)
+                    index, rebuild = HybridIndex.from_settings(settings, embedder), None
                 except IndexMismatch as exc:
                     # `serve --ingest` is the one command that keeps the index current: an index made
                     # by another model or an older text pipeline is rebuilt (API-added documents are
@@ -127,13 +130,14 @@ class Engine:
                     log.warning("%s: rebuilding it", str(exc).replace("; re-run `citeqa ingest --rebuild`", ""))
                     index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
                     rebuild = True
-                report = ingest(index, [settings.seeds_dir], rebuild=rebuild)
-                log.info("index up to date: %s", report.summary().replace("\n", "; "))
+                if rebuild is not None:
+                    report = ingest(index, [settings.seeds_dir], rebuild=rebuild)
+                    log.info("index up to date: %s", report.summary().replace("\n", "; "))
             else:
                 index = HybridIndex.from_settings(settings, embedder)
         except FileNotFoundError as exc:
             raise EngineError(str(exc)) from exc
-        except (IndexCorrupt, IndexMismatch) as exc:
+        except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:
             raise EngineError(str(exc)) from exc
         return cls(settings, embedder, index, mode=mode)
 
@@ -210,9 +214,10 @@ class Engine:
                               text=self.index.store.document_text(doc_id) or "")
 
     def add_document(self, doc: DocumentIn, filename: str | None = None) -> tuple[DocumentDetail, bool]:
-        """Add or replace one article atomically; returns (document, created)."""
+        """Add or replace one article atomically; returns (document, created): False when it replaced one."""
+        self.index.store.check_writable()  # before the embedding, not after
         kind = "html" if filename and Path(filename).suffix.lower() in (".html", ".htm") else "text"
-        doc_id = doc.doc_id or (_safe_id(Path(filename).stem) if filename else None) \
+        doc_id = doc.doc_id or (id_from_filename(Path(filename).stem) if filename else None) \
             or "doc-" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]
         clean = make_document(doc_id, doc.text, kind=kind, source=f"api:{filename or doc_id}", title=doc.title,
                               date=doc.date.isoformat() if doc.date else None)
@@ -221,6 +226,7 @@ class Engine:
         return self.document(doc_id), created
 
     def delete_document(self, doc_id: str) -> bool:
+        self.index.store.check_writable()
         if self.index.store.document(doc_id) is None:
             return False
         self.index.apply([], [doc_id])
@@ -232,11 +238,6 @@ class Engine:
         if runner is not None:
             runner.close()
         self.index.close()
-
-
-def _safe_id(stem: str) -> str | None:
-    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "-", stem).strip("-.")
-    return cleaned[:200] or None
 
 
 __all__ = ["Engine", "EngineError", "QueryEncoder"]

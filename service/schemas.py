@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.doc_ids import MAX_ID_CHARS, is_valid_id
 
 MAX_QUESTION_CHARS = 2000
 
@@ -110,10 +113,26 @@ class DocumentDetail(DocumentSummary):
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    doc_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    doc_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS,
+                               description="letters (any script), digits, marks, then also _ . -; "
+                                           "starts with a letter or digit")
     title: str | None = Field(None, max_length=500)
     date: dt.date | None = None
     text: str = Field(..., min_length=1, max_length=900_000)
+
+    @field_validator("doc_id")
+    @classmethod
+    def _doc_id(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = unicodedata.normalize("NFC", v)
+        if not is_valid_id(v):
+            raise ValueError("a doc_id starts with a letter or digit and holds only letters, marks, digits, _ . -")
+        return v
+
+
+class DocumentWritten(DocumentDetail):
+    replaced: bool = Field(..., description="true when an article with this doc_id existed and was replaced (200)")
 
 
 class DeleteResult(BaseModel):

@@ -14,9 +14,22 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
+
+
 def key_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison of the presented key with the configured one."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+    """Constant-time comparison of the presented key with the configured one, as bytes: a header
+    value arrives as latin-1-decoded bytes, so a client's UTF-8 "clé" matches a configured "clé"."""
+    try:
+        raw = given.encode("latin-1")
+    except UnicodeEncodeError:  # not from a header (a caller's str): compare its UTF-8
+        raw = given.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(raw, expected.encode("utf-8", "surrogatepass"))
+
+
+def forwarded_by_proxy(headers) -> bool:
+    """True when a proxy says it forwards the request for another client."""
+    return any(name in headers for name in PROXY_HEADERS)
 
 
 def is_loopback(host: str | None) -> bool:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,11 +70,32 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = None
+    # Host names (besides localhost, 127.0.0.1, [::1] and `host`) the server answers to; any other
+    # Host header is refused, which defeats DNS rebinding. Comma-separated; "*" turns the check off.
+    allowed_hosts: Annotated[list[str], NoDecode] = []
     max_question_chars: int = 2000
     max_body_bytes: int = 1_000_000
     worker_threads: int = Field(16, ge=1, le=256)  # request threads (the model has its own)
     # server processes (service/workers.py), each loading its own model (~550 MB)
     workers: int = Field(1, ge=1, le=16)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, v):
+        # HTTP strips a header value's surrounding whitespace, so such a key could never match;
+        # an empty or blank key is "no key" (and `serve` warns about it like a missing one).
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str):
+            raw = raw.strip()
+            return raw or None
+        return v
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, v):
+        if isinstance(v, str):
+            v = v.split(",")
+        return [h.strip().lower() for h in v if h and h.strip()]
 
     def resolved_reader_path(self) -> Path:
         if self.reader_path is not None:

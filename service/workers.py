@@ -51,6 +51,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        if isinstance(value, list):  # list settings are read back comma-separated
+            value = ",".join(map(str, value))
         env[f"CITEQA_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 
@@ -83,5 +85,5 @@ def serve_workers(settings: Settings, host: str, port: int, ingest_first: bool) 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     uvicorn.run("service.workers:worker_app", factory=True, host=host, port=port, workers=settings.workers,
                 http=NoDelayH11Protocol, log_level="info", server_header=False, timeout_graceful_shutdown=5,
-                lifespan="on")
+                lifespan="on", proxy_headers=False)  # never let X-Forwarded-For make a client "local"
     return 0

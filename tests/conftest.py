@@ -31,6 +31,8 @@ def seed_index_dir(tmp_path_factory, embedder) -> Path:
 
 
 def make_settings(index_dir: Path, **kw) -> Settings:
+    # Starlette's TestClient sends `Host: testserver`, which the service refuses unless allowed
+    kw.setdefault("allowed_hosts", ["testserver"])
     return Settings(index_dir=index_dir, seeds_dir=SEEDS, api_key=None, **kw)
 
 

@@ -151,14 +151,21 @@
     return [quote.slice(0, a), el("mark", { class: "short-span" }, quote.slice(a, b)), quote.slice(b)];
   }
 
-  // A piece of answer text; the part that is citation n's quote gets the short answer marked.
-  function textWithShort(piece, citation, span) {
-    const at = citation ? piece.lastIndexOf(citation.quote) : -1;
-    if (at < 0) return [piece];
-    return [piece.slice(0, at), ...withShort(citation.quote, citation, span), piece.slice(at + citation.quote.length)];
+  // An article's own "[1]" reaches the answer as "［1］" (service/citations.py), so every [n] of
+  // an answer is a marker; same length, so quote offsets hold.
+  function neutralize(text) {
+    return text.replace(/\[(?=[^\]]*[0-9])([0-9\s,\-\u2013]+)\]/g, "\uff3b$1\uff3d");
   }
 
-  // The answer text with every [n] turned into a button that opens citation n.
+  // A piece of answer text; the part that is citation n's quote gets the short answer marked.
+  function textWithShort(piece, citation, span) {
+    const shown = citation ? neutralize(citation.quote) : "";
+    const at = citation ? piece.lastIndexOf(shown) : -1;
+    if (at < 0) return [piece];
+    return [piece.slice(0, at), ...withShort(shown, citation, span), piece.slice(at + shown.length)];
+  }
+
+  // The answer text with every [n] that names a citation turned into a button that opens it.
   function answerText(text, byN, open, span) {
     const p = el("p", { class: "answer-text" });
     const re = /\[(\d+)\]/g;

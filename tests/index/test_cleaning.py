@@ -92,3 +92,31 @@ def test_markdown_headings_and_images():
     c = clean_text("# A Markdown Headline\n\n![photo](x.png)\n\nThe first sentence is here. And a second one.\n")
     assert c.title == "A Markdown Headline"
     assert "x.png" not in c.text and "The first sentence is here. And a second one." in c.text
+
+
+@pytest.mark.parametrize("stated,expected", [
+    ("2024-02-31", None), ("2023-02-29", None), ("2024-04-31", None), ("2024-13-01", None), ("2024-00-10", None),
+    ("0000-01-01", None), ("2024-02-29", "2024-02-29"), ("2024.2.9", "2024-02-09"), ("2023-12-31", "2023-12-31"),
+])
+def test_only_real_calendar_days_are_dates(stated, expected):
+    text = f"Harbor bridge reopens after repairs\n\n작성일 {stated}\n\nThe bridge reopened on Monday."
+    c = clean_text(text)
+    assert c.date == expected
+    assert stated not in c.text  # the date line is furniture either way
+    inline = clean_text(f"Harbor bridge reopens after repairs\n\nThe bridge reopened. Published: {stated} by the city.")
+    assert inline.date == expected
+
+
+def test_an_impossible_date_gives_way_to_a_later_real_one():
+    c = clean_text("Harbor bridge reopens\n\n작성일 2024-02-31\n\nUpdated 2024-03-02\n\nThe bridge reopened on Monday.")
+    assert c.date == "2024-03-02"
+    c = clean_text("Harbor bridge reopens\n\nThe bridge reopened. Date: 2024-02-30, posted 2024-03-01 again.")
+    assert c.date == "2024-03-01"
+
+
+def test_html_dates_are_real_days():
+    html = ('<html><head><title>Orchard frost</title><meta property="article:published_time" content="2024-02-31">'
+            "</head><body><article><h1>Orchard frost</h1><p>A late frost destroyed about 30 percent of the apple "
+            "blossoms in the valley, growers said on Monday.</p></article></body></html>")
+    assert clean_html(html).date is None  # trafilatura alone makes it 2024-02-01
+    assert clean_html(html.replace("2024-02-31", "2024-02-29T08:00:00")).date == "2024-02-29"

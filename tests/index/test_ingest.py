@@ -229,3 +229,33 @@ def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(s
     assert float(stored @ alone) > 0.999 and float(stored @ plain) < 0.99
     hits = store.conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'park AND briefed AND vice'").fetchall()
     assert hits  # BM25 sees the stand-alone text too
+
+
+def test_rebuild_of_a_corrupt_store_keeps_the_documents_that_live_only_there(index_copy, embedder, corpus, capsys):
+    from index.loading import make_document
+
+    idx = HybridIndex(index_copy, embedder, for_writing=True)
+    doc = make_document("api-doc", "API headline here\n\nAn article posted through the API about Busan.", source="api:x")
+    idx.apply(idx.prepare([doc], progress=False), [])
+    idx.close()
+    db = index_copy / DB_NAME
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=DELETE")  # everything in the main file, to damage it there
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    roots = [r for (r,) in con.execute("SELECT rootpage FROM sqlite_master WHERE name LIKE 'chunks_fts_%' AND rootpage")]
+    con.close()
+    with open(db, "r+b") as fh:  # the full-text index's pages torn; the documents' pages intact
+        for root in roots:
+            fh.seek((root - 1) * page)
+            fh.write(b"\xff" * page)
+    assert cli.main(["ingest", str(corpus), "--index-dir", str(index_copy)]) == cli.EXIT_ERROR
+    assert "corrupt or incomplete" in capsys.readouterr().err
+
+    assert cli.main(["ingest", str(corpus), "--index-dir", str(index_copy), "--rebuild"]) == 0
+    err = capsys.readouterr().err
+    assert "moved it to" in err and "6 documents read from it are kept" in err
+    assert list(index_copy.glob(DB_NAME + ".corrupt-*"))  # set aside, not deleted
+    idx = HybridIndex(index_copy, embedder)
+    assert idx.store.document("api-doc") is not None and idx.store.counts()["documents"] == 6
+    assert "Busan" in idx.store.document_text("api-doc")
+    assert idx.dense.ntotal == idx.store.counts()["chunks"]

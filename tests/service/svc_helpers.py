@@ -17,13 +17,18 @@ from service.settings import REPO_ROOT
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# rebind.test (a reserved TLD) resolves to this machine: a DNS rebinding, for test_service_cross_site.py
+REBIND_NAME = "rebind.test"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"]
 ANCHOR_QUESTION = "When did real-time missile-data sharing start?"
 
 
 def keyed(settings):
-    """The same settings with an API key configured (writes need `Authorization: Bearer`)."""
-    return settings.model_copy(update={"api_key": SecretStr(API_KEY)})
+    """The same settings with an API key configured (writes need `Authorization: Bearer`), and
+    TestClient's `Host: testserver` allowed."""
+    hosts = sorted({*settings.allowed_hosts, "testserver"})
+    return settings.model_copy(update={"api_key": SecretStr(API_KEY), "allowed_hosts": hosts})
 
 
 # ---- a live server -------------------------------------------------------------------------------
@@ -41,6 +46,8 @@ def citeqa_bin() -> str:
 def server_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
+    # the server runs this checkout's code even when the venv's editable install points at another
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     return env
 
 

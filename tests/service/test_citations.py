@@ -1,4 +1,6 @@
-from service.citations import Quote, compose
+import re
+
+from service.citations import Quote, compose, neutralize
 
 
 def q(doc, start, end, text):
@@ -13,3 +15,14 @@ def test_markers_count_in_order_of_first_appearance_and_repeat_for_the_same_sent
 
 def test_nothing_to_cite():
     assert compose([]) == ("", [])
+
+
+def test_an_articles_own_bracketed_numbers_are_not_markers():
+    quote = q("a", 0, 62, "The museum cost 9 million euros [2], the city said [1][3, 4].")
+    text, cites = compose([quote])
+    assert text == "The museum cost 9 million euros \uff3b2\uff3d, the city said \uff3b1\uff3d\uff3b3, 4\uff3d. [1]"
+    assert re.findall(r"\[(\d+)\]", text) == ["1"] and len(cites) == 1
+    assert cites[0].quote == quote.text  # the quote itself stays verbatim
+    assert len(neutralize(quote.text)) == len(quote.text)
+    for kept in ("[sic]", "[a]", "[]", "[Seoul]", "a[i]"):
+        assert neutralize(kept) == kept

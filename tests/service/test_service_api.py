@@ -40,7 +40,7 @@ def test_healthz_and_readyz(client):
 def test_not_ready_until_loaded(tmp_path):
     """Without a loaded engine (lifespan not run yet) the process is alive but not ready, and the API
     says so with a 503 instead of failing."""
-    app = create_app(Settings(index_dir=tmp_path / "none", api_key=None))
+    app = create_app(Settings(index_dir=tmp_path / "none", api_key=None, allowed_hosts=["testserver"]))
     c = TestClient(app)  # no `with`: the lifespan (and loading) does not start
     assert c.get("/healthz").status_code == 200
     r = c.get("/readyz")
@@ -53,7 +53,8 @@ def test_not_ready_until_loaded(tmp_path):
 def test_failed_load_is_reported_not_raised(tmp_path):
     """A missing index found by the lifespan's loader: /readyz stays 503 with the reason."""
     failures = []
-    app = create_app(Settings(index_dir=tmp_path / "missing", api_key=None), on_load_failure=failures.append)
+    app = create_app(Settings(index_dir=tmp_path / "missing", api_key=None, allowed_hosts=["testserver"]),
+                     on_load_failure=failures.append)
     with TestClient(app) as c:
         for _ in range(400):
             if failures:
@@ -293,6 +294,53 @@ def test_unexpected_errors_are_a_bare_json_500(seed_settings, caplog):
     assert r.json() == {"detail": "internal server error"}
     assert "secret" not in r.text and "Traceback" not in r.text
     assert any("unhandled error" in rec.getMessage() for rec in caplog.records)
+
+
+def test_errors_keep_the_connection_alive(seed_settings):
+    """A 500 (and any 4xx) is answered on a kept-alive connection that stays usable: uvicorn used to
+    drop the connection after every exception that reached Starlette's outermost handler."""
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+
+    from svc_helpers import AUTH, free_port
+
+    class Broken:
+        def ask(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(keyed(seed_settings), engine=Broken()), host="127.0.0.1",
+                                           port=port, log_level="critical", lifespan="on", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        json_h = {"Content-Type": "application/json"}
+        requests = [("POST", "/api/ask", b'{"question": "boom?"}', json_h, 500),
+                    ("POST", "/api/documents", b"[" * 50_000, {**json_h, **AUTH}, 400),
+                    ("POST", "/api/ask", b'{"question": ', json_h, 422),
+                    ("GET", "/api/nothing", None, {}, 404),
+                    ("POST", "/api/ask", b'{"question": "boom again?"}', json_h, 500),
+                    ("GET", "/healthz", None, {}, 200)]
+        sock = None
+        for method, path, body, headers, status in requests:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            assert r.status == status and json.loads(r.read())["detail" if status != 200 else "status"]
+            assert not r.will_close, (path, status)
+            assert sock is None or conn.sock is sock, f"the connection was dropped after {path} ({status})"
+            sock = conn.sock
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 # ---- ops ----------------------------------------------------------------------------------------

@@ -159,3 +159,35 @@ def test_phone_width(browser, live_server):
         expect()(reader).to_be_hidden()
     finally:
         context.close()
+
+
+def test_an_articles_own_bracketed_numbers_are_not_clickable(page, live_server):
+    article = {
+        "doc_id": "glass-museum",
+        "title": "Glass museum reopens",
+        "date": "2024-06-03",
+        "text": "The Glass Museum reopened on June 3 after a renovation that cost 9 million euros [2], the city "
+                "said [1]. Curators added forty new rooms.\n\nThe museum expects 300,000 visitors a year.",
+    }
+    r = httpx.post(live_server.url + "/api/documents", json=article, headers=AUTH, timeout=60)
+    assert r.status_code in (200, 201), r.text
+    question = "How much did the Glass Museum renovation cost?"
+    data = httpx.post(live_server.url + "/api/ask", json={"question": question}).json()
+    assert data["citations"][0]["doc_id"] == "glass-museum" and "[1]" in data["citations"][0]["quote"]
+    try:
+        page.goto(live_server.url + "/")
+        ask_in_page(page, question)
+        card = page.locator(".card.answer").last
+        expect()(card).to_be_visible(timeout=30_000)
+        text = card.locator(".answer-text")
+        expect()(text).to_contain_text("9 million euros \uff3b2\uff3d, the city said \uff3b1\uff3d")
+        expect()(text.locator("button.cite")).to_have_count(len(data["citations"]))
+        if data["short_answer_span"]:  # the quote is still found in the answer to mark the short answer
+            expect()(text.locator("mark.short-span")).to_have_text(data["short_answer"])
+        text.locator("button.cite").first.click()
+        mark = page.locator("#reader-body mark").first
+        expect()(mark).to_be_visible()
+        assert mark.text_content() == data["citations"][0]["quote"]  # the article itself keeps its "[1]"
+        assert page.errors == []
+    finally:
+        httpx.delete(live_server.url + "/api/documents/glass-museum", headers=AUTH)

@@ -1,6 +1,9 @@
 """Adding, replacing and deleting articles through the API: auth, uploads, durability."""
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -213,3 +216,87 @@ def test_security_helpers():
     assert key_matches("abc", "abc") and not key_matches("abc", "abd") and not key_matches("", "abc")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback(None) and not is_loopback("")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.1")
+
+
+@pytest.mark.parametrize("path", ["/api/documents", "/api/ask", "/api/search"])
+def test_deeply_nested_json_is_a_400(writer, path):
+    for depth in (100_000, 2_000):
+        body = b'{"text": ' + b"[" * depth + b"]" * depth + b"}"
+        r = writer.post(path, content=body, headers={**AUTH, "content-type": "application/json"})
+        assert r.status_code in (400, 422), (depth, r.text)
+        assert r.json()["detail"]
+    r = writer.post(path, content=b"[" * 100_000, headers={**AUTH, "content-type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"detail": "the JSON body is nested too deeply"}
+
+
+# ---- ids from Unicode file names, and "replaced" ----------------------------------------------
+def upload(client, name: str, text: str, **data):
+    return client.post("/api/documents", files={"file": (name, text.encode(), "text/plain")}, data=data, headers=AUTH)
+
+
+def test_unicode_file_names_keep_their_letters_and_replacing_says_so(writer):
+    r = upload(writer, "뉴스 1.txt", "서울 시장은 월요일에 새 버스 노선을 발표했다.")
+    assert r.status_code == 201 and r.json()["doc_id"] == "뉴스-1" and r.json()["replaced"] is False, r.text
+    r = upload(writer, "기사 1.txt", "부산 항구는 화요일에 다시 문을 열었다.")
+    assert r.status_code == 201 and r.json()["doc_id"] == "기사-1" and r.json()["replaced"] is False, r.text
+    assert "서울" in writer.get("/api/documents/뉴스-1").json()["text"]  # not replaced by the second file
+
+    # the same name again replaces, and says so; a macOS (NFD) name is the same name
+    nfd = unicodedata.normalize("NFD", "뉴스 1.txt")
+    assert nfd != "뉴스 1.txt"
+    r = upload(writer, nfd, "서울 시장은 화요일에 버스 노선을 취소했다.")
+    assert r.status_code == 200 and r.json()["doc_id"] == "뉴스-1" and r.json()["replaced"] is True, r.text
+    assert "취소" in writer.get("/api/documents/뉴스-1").json()["text"]
+    ids = {d["doc_id"] for d in writer.get("/api/documents").json()}
+    assert {"뉴스-1", "기사-1"} <= ids and len(ids) == 7
+
+    # an explicit Unicode doc_id, in JSON
+    r = writer.post("/api/documents", json={"doc_id": "기사-1", "text": "부산 항구는 수요일에 닫혔다."}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["replaced"] is True
+    r = writer.post("/api/documents", json={**ARTICLE}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["replaced"] is False
+    assert writer.delete("/api/documents/뉴스-1", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("name,doc_id", [
+    ("Café Prices.txt", "Café-Prices"), ("новости-2024.md", "новости-2024"), ("हिन्दी समाचार.txt", "हिन्दी-समाचार"),
+    ("a/b\\c..txt", "c"), ("  __notes__ .txt", "notes__"), ("x\u202ey\u200bz.txt", "x-y-z"), ("!!!.txt", None),
+])
+def test_ids_from_file_names(name, doc_id):
+    from pathlib import PurePosixPath
+
+    from service.doc_ids import id_from_filename, is_valid_id
+
+    got = id_from_filename(PurePosixPath(name.replace("\\", "/")).stem)
+    assert got == doc_id
+    assert got is None or is_valid_id(got)
+
+
+@pytest.mark.parametrize("doc_id", ["-x", "_x", ".x", "../x", "a/b", "a b", "x\u200by", "\u0301x", "a" * 201])
+def test_bad_unicode_doc_ids_are_refused(writer, doc_id):
+    r = writer.post("/api/documents", json={"doc_id": doc_id, "text": "ok"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "doc_id"], r.text
+
+
+# ---- an article's own "[1]" -------------------------------------------------------------------
+BRACKETS = {
+    "doc_id": "glass-museum",
+    "title": "Glass museum reopens",
+    "date": "2024-06-03",
+    "text": "The Glass Museum reopened on June 3 after a renovation that cost 9 million euros [2], the city "
+            "said [1]. Curators added forty new rooms.\n\nThe museum expects 300,000 visitors a year.",
+}
+BRACKETS_QUESTION = "How much did the Glass Museum renovation cost?"
+
+
+def test_an_articles_literal_markers_are_not_citations(writer):
+    assert writer.post("/api/documents", json=BRACKETS, headers=AUTH).status_code == 201
+    data = ask(writer, BRACKETS_QUESTION)
+    c1 = data["citations"][0]
+    assert c1["doc_id"] == "glass-museum" and "[2]" in c1["quote"] and "[1]" in c1["quote"]
+    doc = writer.get("/api/documents/glass-museum").json()
+    assert doc["text"][c1["start"]:c1["end"]] == c1["quote"]  # the quote stays the article's text
+    # in the answer, every [n] is a citation marker and the article's own numbers are not
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])]
+    assert markers and set(markers) == {c["n"] for c in data["citations"]}, data["answer"]
+    assert "9 million euros \uff3b2\uff3d, the city said \uff3b1\uff3d" in data["answer"]

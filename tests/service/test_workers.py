@@ -36,7 +36,8 @@ def test_set_nodelay_on_a_real_tcp_connection():
 
 
 def test_settings_survive_the_trip_through_the_environment(monkeypatch, tmp_path):
-    s = Settings(index_dir=tmp_path / "ix", workers=3, rerank=False, api_key="k3y", rerank_prior=0.25)
+    s = Settings(index_dir=tmp_path / "ix", workers=3, rerank=False, api_key="k3y", rerank_prior=0.25,
+                 allowed_hosts=["qa.example.org", "other.test"])
     env = settings_env(s)
     assert "CITEQA_MODEL_PATH" not in env and env["CITEQA_RERANK"] == "false" and env["CITEQA_API_KEY"] == "k3y"
     for k in [k for k in os.environ if k.startswith("CITEQA_")]:

@@ -1,0 +1,75 @@
+"""Every error as a JSON ``{"detail": ...}``: bad input is a clear 4xx, the unexpected a bare 500."""
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("citeqa.service")
+TOO_DEEP = "the JSON body is nested too deeply"
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        return JSONResponse({"detail": "the request body is not valid UTF-8"}, status_code=400)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # json.loads of [[[[…]]]]
+        return JSONResponse({"detail": TOO_DEEP}, status_code=400)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 shape ({"detail": [{loc, msg, type}]}) without echoing the input back."""
+    errors = []
+    for e in exc.errors():
+        msg = str(e.get("msg", "invalid"))
+        ctx_error = (e.get("ctx") or {}).get("error")
+        if e.get("type") == "json_invalid" and ctx_error:
+            msg = f"{msg}: {ctx_error}"
+        errors.append({"loc": [x if isinstance(x, (str, int)) else str(x) for x in e.get("loc", ())],
+                       "msg": msg, "type": str(e.get("type", "value_error"))})
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+class ServerErrors:
+    """Pure ASGI middleware (the innermost one): an unexpected exception becomes the bare JSON 500
+    here. Starlette's own outermost handler answers the same but then re-raises, and uvicorn drops
+    the kept-alive connection of every request that raised."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except StarletteHTTPException:  # the body size limit's, answered by its own middleware
+            raise
+        except Exception as exc:
+            if started:  # half a response is out: only closing the connection is honest
+                raise
+            log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            body = json.dumps({"detail": "internal server error"}).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
