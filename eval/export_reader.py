@@ -44,9 +44,11 @@ def export_onnx(checkpoint: Path, path: Path) -> None:
 
 
 def quantize(src: Path, dst: Path) -> None:
+    """int8 weights, one scale per output channel: per-tensor scales cost 2.9 F1 (forced answers on
+    1,000 held-out training questions: 70.2 vs 73.1 fp32), per-channel 0.4 (72.7), same 23 MB."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def export(checkpoint: Path, out: Path, int8: bool = True, keep_fp32: bool = False) -> Path:

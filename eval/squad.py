@@ -138,7 +138,7 @@ def markdown(result: dict) -> str:
     lines = [f"# SQuAD 2.0 through citeqa: {result['meta']['file']}", ""]
     if "open" in result:
         keys = ["questions", "overall", "contains", "short_em", "short_f1", "noans", "false_abstain", "ev5",
-                "p50_ms", "p95_ms"]
+                "hit1", "p50_ms", "p95_ms"]
         lines += ["## Open setting (retrieval over all articles, top 5)", "",
                   "| article | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for name, s in [("**all**", result["open"])] + list(result["open_by_article"].items()):

@@ -68,6 +68,8 @@ def open_row(q: dict, resp: dict, wall_ms: float, top_k: int = 5) -> dict:
         "em": best_over(exact, short, golds if q["answerable"] else []),
         "f1": best_over(f1, short, golds if q["answerable"] else []),
         "ev5": q["answerable"] and any(contains(p, golds, max_words=10**6) for p in passages),
+        # the first passage comes from the question's own article (its title is the document's)
+        "hit1": bool(resp.get("passages")) and resp["passages"][0].get("title") == q["article"].replace("_", " "),
         "ms": wall_ms,
     }
 
@@ -83,6 +85,7 @@ def open_summary(rows: Sequence[dict]) -> dict:
         "noans": mean(r["abstained"] for r in neg), "false_abstain": mean(r["abstained"] for r in ans),
         "overall": right / len(rows) if rows else None,
         "ev5": mean(r["ev5"] for r in ans),
+        "hit1": mean(r.get("hit1", False) for r in ans),
         "p50_ms": percentile([r["ms"] for r in rows], 50), "p95_ms": percentile([r["ms"] for r in rows], 95),
     }
 

@@ -191,6 +191,8 @@ class Engine:
         qvec, hits = self._embed_and_retrieve(question, top_k, filters)
         t1 = time.perf_counter()
         answer = self.answerer.run(question, qvec, hits)
+        if answer.order and self.settings.reader_orders_passages:
+            hits = [hits[i] for i in answer.order]
         passages = self._passages(hits)
         t2 = time.perf_counter()
         return AskResponse(

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # second stage: passages re-ordered by their best sentence's answer score (service/reranking.py);
     # rerank_prior is the weight of the fused rank in that order
     rerank: bool = True
+    # the passage the reader answers from listed first (the others in retrieval's order)
+    reader_orders_passages: bool = True
     rerank_prior: float = Field(0.05, ge=0.0, le=10.0)
     # reader: the learned extractive reader (service/reader/model, `citeqa train-reader`);
     # extractive: the heuristic sentence picker; auto: the reader when its model is there

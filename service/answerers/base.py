@@ -20,6 +20,8 @@ class Answer:
     debug: dict = field(default_factory=dict)
     # the short answer's own span: {"n": citation number, "doc_id", "start", "end"} (document offsets)
     short_span: dict | None = None
+    # the passages' order by the answerer's own reading (indices into the hits), when it has one
+    order: list[int] | None = None
 
 
 ABSTAIN_TEXT = "The articles do not say."

@@ -93,6 +93,9 @@ class ReaderAnswerer(Answerer):
         if not spans:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         best = spans[0]
+        # the passage it answers from is listed first; the others keep retrieval's order (ordering them
+        # all by the reader's margin lost hit@1 on the team's questions: 88.5 % vs 98.7 %)
+        order = [best.passage] + [i for i in range(len(hits)) if i != best.passage]
         feats = span_features(best, hits[best.passage].dense)
         conf = self.calibration.probability(**feats)
         debug = {**feats, "passage": best.passage}
@@ -111,7 +114,7 @@ class ReaderAnswerer(Answerer):
                         start=s.start, end=s.end, text=doc_text[s.start:s.end], score=conf) for s in sents]
         text, citations = compose(_trim(quotes, start, end, self.max_answer_words))
         span = {"n": citations[0].n, "doc_id": hit.chunk.doc_id, "start": start, "end": end}
-        return Answer(text, short or None, False, conf, citations, debug=debug, short_span=span)
+        return Answer(text, short or None, False, conf, citations, debug=debug, short_span=span, order=order)
 
 
 def _trim(quotes: list[Quote], start: int, end: int, max_words: int) -> list[Quote]:

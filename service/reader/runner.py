@@ -1,6 +1,7 @@
-"""The reader on one model thread: questions that arrive while it is busy are read together in the
-next batched model call (as the query encoder does for embeddings, service/engine.py). One thread
-owns the ONNX session, so concurrent requests never contend for its buffers."""
+"""The reader on one model thread: questions that arrive while it is busy are queued and taken
+together (as the query encoder does for embeddings, service/engine.py), each read in a model call
+of its own so its answer never depends on its neighbours (see ReaderModel.run_many). One thread
+owns the ONNX session, so concurrent requests never contend for its buffers or its cores."""
 from __future__ import annotations
 
 import queue

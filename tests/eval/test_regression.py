@@ -5,22 +5,24 @@ raise them when the answerer improves. Latency is not guarded here (see `citeqa 
 """
 from __future__ import annotations
 
-# measured 2026-11-22 (session 2: reranking, stand-alone sentences, feedback) at the calibrated threshold 0.2
-# (service/answerers/calibration.json); hit@1 is held at the peer-beating target itself
+# measured 2026-12-01 with the learned reader (service/reader/model) at its calibrated threshold 0.252,
+# fitted on held-out SQuAD training articles, never on these questions. hit@1 counts the answer's
+# passages, the one it quotes listed first (retrieval's own order, /api/search, is held by MODE_FLOORS).
+# The heuristic answerer fitted to this set measured 0.897 accuracy and 85 % abstained here.
 FLOORS = {
-    "hit@1": 0.95,  # measured 0.987
+    "hit@1": 0.86,  # measured 0.885
     "hit@5": 0.97,  # 1.000
-    "mrr": 0.96,  # 0.992
+    "mrr": 0.92,  # 0.942
     "evidence_hit@5": 0.97,  # 1.000
-    "accuracy": 0.87,  # 0.897
-    "short_accuracy": 0.34,  # 0.372
-    "short_accuracy_typed": 0.77,  # 0.815
-    "citation_precision": 0.76,  # 0.795
+    "accuracy": 0.70,  # 0.731
+    "short_accuracy": 0.66,  # 0.692
+    "short_accuracy_typed": 0.88,  # 0.926
+    "citation_precision": 0.90,  # 0.934
     "citation_recall": 0.97,  # 1.000
-    "unanswerable_abstained": 0.80,  # 0.850
+    "unanswerable_abstained": 0.45,  # 0.500
 }
 CEILINGS = {
-    "answerable_wrongly_abstained": 0.04,  # measured 0.013 (lower is better)
+    "answerable_wrongly_abstained": 0.26,  # measured 0.231 (lower is better)
 }
 # hybrid retrieval of the engine under test
 MODE_FLOORS = {"hybrid": {"hit@1": 0.95, "hit@5": 0.97, "evidence_hit@5": 0.97}}

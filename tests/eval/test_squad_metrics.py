@@ -28,13 +28,13 @@ def test_open_row_and_summary():
     q_ans = {"id": "a", "article": "X", "answerable": True, "answers": ["911"]}
     q_neg = {"id": "b", "article": "X", "answerable": False, "answers": []}
     resp_ans = {"abstained": False, "answer": "It was 911. [1]", "short_answer": "911", "confidence": 0.9,
-                "passages": [{"text": "In 911 the treaty"}]}
+                "passages": [{"text": "In 911 the treaty", "title": "X"}]}
     resp_neg = {"abstained": True, "answer": "The articles do not say.", "short_answer": None, "confidence": 0.1,
                 "passages": [{"text": "nothing"}]}
     rows = [sm.open_row(q_ans, resp_ans, 10.0), sm.open_row(q_neg, resp_neg, 20.0)]
     s = sm.open_summary(rows)
     assert s["contains"] == 1.0 and s["short_em"] == 1.0 and s["noans"] == 1.0
-    assert s["false_abstain"] == 0.0 and s["overall"] == 1.0 and s["ev5"] == 1.0
+    assert s["false_abstain"] == 0.0 and s["overall"] == 1.0 and s["ev5"] == 1.0 and s["hit1"] == 1.0
     # an unanswerable question answered counts against overall
     rows[1] = sm.open_row(q_neg, resp_ans, 20.0)
     assert sm.open_summary(rows)["overall"] == 0.5

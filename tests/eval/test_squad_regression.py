@@ -9,11 +9,14 @@ from __future__ import annotations
 import pytest
 
 from eval import squad, squad_metrics as sm
+from eval.metrics import strip_markers
 
 pytestmark = pytest.mark.slow
 ARTICLES = ("Normans", "Steam_engine")
-FLOORS = {"overall": 0.0, "contains": 0.0, "short_f1": 0.0, "noans": 0.0, "ev5": 0.9}
-CEILINGS = {"false_abstain": 1.0}
+# measured 2026-12-01 with the shipped reader: overall 0.560, contains 0.841, short F1 0.715,
+# noans 0.288, false_abstain 0.075, ev5 0.972 (218 questions)
+FLOORS = {"overall": 0.52, "contains": 0.80, "short_f1": 0.67, "noans": 0.24, "ev5": 0.95}
+CEILINGS = {"false_abstain": 0.11}
 
 
 @pytest.fixture(scope="module")
@@ -36,4 +39,5 @@ def test_answers_quote_the_article_and_short_answers_lie_in_them(summary):
     answered = [r for r in rows if not r["abstained"]]
     assert answered
     for r in answered:
-        assert r["short_answer"] and sm.normalize(r["short_answer"]) in sm.normalize(r["answer"])
+        # a span across two sentences quotes both, each with its marker
+        assert r["short_answer"] and sm.normalize(r["short_answer"]) in sm.normalize(strip_markers(r["answer"]))

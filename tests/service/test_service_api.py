@@ -73,11 +73,13 @@ def test_ask_anchor_question(client):
     r = client.post("/api/ask", json={"question": ANCHOR_QUESTION})
     assert r.status_code == 200, r.text
     data = r.json()
-    assert set(data) == {"question", "answer", "short_answer", "abstained", "confidence", "citations", "passages",
-                         "timings_ms"}
+    assert set(data) == {"question", "answer", "short_answer", "short_answer_span", "abstained", "confidence",
+                         "citations", "passages", "timings_ms"}
     assert not data["abstained"]
-    assert "December 2023" in data["answer"] and data["short_answer"] == "December 2023"
+    assert "December 2023" in data["answer"] and "December 2023" in data["short_answer"]
     assert "[1]" in data["answer"]
+    span = data["short_answer_span"]
+    assert set(span) == {"n", "doc_id", "start", "end"} and span["n"] == 1 and span["doc_id"] == ANCHOR_DOC
     c1 = data["citations"][0]
     assert c1["n"] == 1 and c1["doc_id"] == ANCHOR_DOC and "December 2023" in c1["quote"]
     assert set(c1) == {"n", "doc_id", "title", "date", "chunk_id", "quote", "start", "end", "score"}
