@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,6 +19,7 @@ from index.manifest import IndexMismatch
 from index.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import Answer, Answerer
 from service.answerers.factory import create as create_answerer
+from service.model_thread import ModelThread
 from service.doc_ids import id_from_filename
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
@@ -44,46 +43,18 @@ class QueryEncoder:
 
     def __init__(self, embedder: Embedder, max_batch: int = 32):
         self.embedder = embedder
-        self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="citeqa-encoder", daemon=True)
-        self._thread.start()
+        self._thread = ModelThread(lambda texts: list(embedder.encode(texts, progress=False)), max_batch,
+                                   "citeqa-encoder")
 
     def encode(self, text: str) -> np.ndarray:
         return self.submit(text).result()
 
     def submit(self, text: str) -> Future:
         """Queue a text for the model thread; the future holds its vector."""
-        future: Future = Future()
-        self._queue.put((text, future))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(nxt)
-            try:
-                vecs = self.embedder.encode([t for t, _ in batch], progress=False)
-                for (_, fut), vec in zip(batch, vecs):
-                    fut.set_result(vec)
-            except BaseException as exc:  # every caller of the batch gets the error, none hangs
-                for _, fut in batch:
-                    fut.set_exception(exc)
+        return self._thread.submit(text)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        self._thread.close()
 
 
 class Engine:
