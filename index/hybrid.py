@@ -17,7 +17,7 @@ from index.chunking import chunk_text
 from index.documents import Chunk, CleanDocument, Span
 from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
-from index.mentions import rewrite, standalone
+from index.mentions import rewrite_chunks, standalone
 from index.sentences import split_sentences
 from index.store import IndexReadOnly, Store
 from index.tokens import count_tokens
@@ -173,7 +173,7 @@ class HybridIndex:
             units = [u for ch in chunks for u in ch.sentences]
             units = list(dict.fromkeys(units))  # overlap repeats sentences across chunks
             alone = standalone([doc.text[u.start : u.end] for u in units])
-            match_texts = [rewrite(doc.text, units, alone, ch.start, ch.end) for ch in chunks]
+            match_texts = rewrite_chunks(doc.text, units, alone, [(ch.start, ch.end) for ch in chunks])
             pieces.append((doc, chunks, units, alone, match_texts))
             chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
             sentence_texts.extend(alone)

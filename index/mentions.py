@@ -10,6 +10,7 @@ Pure functions over strings, no model (none that resolves coreference installs o
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -100,11 +101,28 @@ def standalone(sentences: list[str]) -> list[str]:
 
 def rewrite(text: str, spans: list, rewritten: list[str], start: int, end: int) -> str:
     """text[start:end] with each sentence span inside it replaced by its rewritten form."""
-    out, pos = [], start
-    for span, new in zip(spans, rewritten):
-        if span.start >= start and span.end <= end:
-            out.append(text[pos : span.start])
-            out.append(new)
-            pos = span.end
-    out.append(text[pos:end])
-    return "".join(out)
+    return rewrite_chunks(text, spans, rewritten, [(start, end)])[0]
+
+
+def rewrite_chunks(text: str, spans: list, rewritten: list[str], bounds: list[tuple[int, int]]) -> list[str]:
+    """`rewrite` for every (start, end) of `bounds` at once. The spans (in text order, as the
+    chunker gives them) are bisected per chunk: walking all of a document's sentences for each of
+    its chunks made ingest quadratic in document length (1.6 s of this step at 20k lines)."""
+    if any(a.start > b.start for a, b in zip(spans, spans[1:])):
+        order = sorted(range(len(spans)), key=lambda i: spans[i].start)
+        spans, rewritten = [spans[i] for i in order], [rewritten[i] for i in order]
+    starts = [sp.start for sp in spans]
+    out = []
+    for start, end in bounds:
+        parts, pos = [], start
+        for i in range(bisect.bisect_left(starts, start), len(spans)):
+            span = spans[i]
+            if span.start >= end:
+                break
+            if span.end <= end:
+                parts.append(text[pos : span.start])
+                parts.append(rewritten[i])
+                pos = span.end
+        parts.append(text[pos:end])
+        out.append("".join(parts))
+    return out
