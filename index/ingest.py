@@ -8,7 +8,7 @@ from pathlib import Path
 
 from index.documents import CleanDocument
 from index.hybrid import HybridIndex
-from index.loading import BadInput, Skipped, discover, load_file
+from index.loading import MAX_FILE_BYTES, BadInput, Skipped, discover, load_file
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _inside(source: str, roots: list[Path]) -> bool:
 
 
 def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progress: bool | None = None,
-           carried: list[CleanDocument] = ()) -> IngestReport:
+           carried: list[CleanDocument] = (), max_file_bytes: int = MAX_FILE_BYTES) -> IngestReport:
     """Bring the index in step with the files under `paths`.
 
     Unchanged files (same sha256) are not re-embedded. A document whose file has gone from a
@@ -69,7 +69,7 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
             continue
         seen.add(doc_id)
         try:
-            doc = load_file(path)
+            doc = load_file(path, max_file_bytes)
         except BadInput as exc:
             report.skipped.append(Skipped(str(path), str(exc)))
             continue

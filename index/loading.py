@@ -50,11 +50,12 @@ def _unsupported(p: Path) -> str:
     return f"unsupported file type {p.suffix or '(none)'!r} (expected one of {', '.join(sorted(SUPPORTED))})"
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BadInput(f"file is too large ({size} bytes > {MAX_FILE_BYTES})")
+        if size > max_bytes:
+            raise BadInput(f"file is too large ({size / 1e6:.2f} MB > the limit of {max_bytes / 1e6:.2f} MB; "
+                           "set CITEQA_MAX_FILE_MB to ingest larger files)")
         return path.read_bytes()
     except PermissionError as exc:
         raise BadInput("permission denied") from exc
@@ -91,8 +92,8 @@ def make_document(doc_id: str, text: str, kind: str = "text", source: str = "", 
     )
 
 
-def load_file(path: Path) -> CleanDocument:
-    data = read_bytes(path)
+def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> CleanDocument:
+    data = read_bytes(path, max_bytes)
     return make_document(
         doc_id=path.stem,
         text=decode(data),

@@ -63,7 +63,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = Embedder.from_settings(settings)
     try:
         index, carried = open_for_ingest(settings, embedder, args.rebuild)
-        report = ingest(index, paths, rebuild=args.rebuild, carried=carried)
+        report = ingest(index, paths, rebuild=args.rebuild, carried=carried,
+                        max_file_bytes=int(settings.max_file_mb * 1e6))
     except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:
         return _fail(str(exc))
     except (StoreFull, StoreReadOnly) as exc:

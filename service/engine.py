@@ -102,7 +102,8 @@ class Engine:
                     index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
                     rebuild = True
                 if rebuild is not None:
-                    report = ingest(index, [settings.seeds_dir], rebuild=rebuild)
+                    report = ingest(index, [settings.seeds_dir], rebuild=rebuild,
+                                    max_file_bytes=int(settings.max_file_mb * 1e6))
                     log.info("index up to date: %s", report.summary().replace("\n", "; "))
             else:
                 index = HybridIndex.from_settings(settings, embedder)

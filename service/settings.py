@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # ONNX Runtime threads; 0: one per question in the service, all cores for `citeqa ingest`
     embed_threads: int = Field(0, ge=0, le=256)
 
+    # `citeqa ingest` skips larger files with a message (ingest is linear, ~0.5 s/MB before
+    # embedding, but embedding a 20 MB file takes about half an hour on 2 cores)
+    max_file_mb: float = Field(20.0, gt=0, le=10_000)
+
     # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
     # embedder's 256 word-piece window, which a test checks on the seeds
     chunk_tokens: int = Field(160, ge=16, le=512)

@@ -259,3 +259,12 @@ def test_rebuild_of_a_corrupt_store_keeps_the_documents_that_live_only_there(ind
     assert idx.store.document("api-doc") is not None and idx.store.counts()["documents"] == 6
     assert "Busan" in idx.store.document_text("api-doc")
     assert idx.dense.ntotal == idx.store.counts()["chunks"]
+
+
+def test_a_file_over_the_configured_size_is_skipped_with_advice(tmp_path, corpus, capsys, monkeypatch):
+    (corpus / "big.txt").write_text("A long article.\n\n" + "Officials met in Seoul on Tuesday. " * 4000)
+    monkeypatch.setenv("CITEQA_MAX_FILE_MB", "0.05")
+    assert cli.main(["ingest", str(corpus), "--index-dir", str(tmp_path / "i")]) == cli.EXIT_SKIPPED
+    out = capsys.readouterr().out
+    assert "big.txt: file is too large (0.14 MB > the limit of 0.05 MB" in out and "CITEQA_MAX_FILE_MB" in out
+    assert "5 added" in out
