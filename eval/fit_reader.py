@@ -94,11 +94,7 @@ def fit(rows: list[dict], features: list[str], max_false_abstain: float, folds: 
 def closed_rows(model_dir: Path, articles: list[dict], n: int, seed: int) -> list[dict]:
     from service.reader.model import ReaderModel
 
-    rng = random.Random(seed)
-    exs = reader_data.build(articles, n, n // 3, n // 6, n // 6, seed)
-    exs = [e for e in exs if e.kind != "official_negative"] + [
-        e for e in reader_data.answerable_examples(articles) if e.kind == "official_negative"]
-    rng.shuffle(exs)
+    exs = reader_data.build(articles, n, n // 3, n // 6, n // 6, seed)  # official negatives included
     model = ReaderModel(model_dir)
     rows = []
     for i in range(0, len(exs), 16):
@@ -138,14 +134,14 @@ def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_remove
     corpus = [{"title": a["title"], "paragraphs": [{"context": edits.get(p["context"], p["context"]), "qas": []}
                                                    for p in a["paragraphs"]]} for a in articles]
     text_of = {a["title"]: "\n".join(p["context"] for p in a["paragraphs"]).lower() for a in corpus}
-    made_neg = [q | {"answerable": False, "answers": []} for q in keep_q
+    made_neg = [q | {"answerable": False, "answers": [], "kind": "removed"} for q in keep_q
                 if not any(g.lower() in text_of[q["article"]] for g in q["answers"])]
-    pos = [q for q in ans[n_removed:] if q["context"] not in touched][:n_answerable]
-    ask = pos + neg + made_neg
+    pos = [q | {"kind": "answerable"} for q in ans[n_removed:] if q["context"] not in touched][:n_answerable]
+    ask = pos + [q | {"kind": "official_negative"} for q in neg] + made_neg
     rows = squad.run_open(corpus, ask, reader_path=model_dir, abstain_threshold=0.0, answerer="reader")
     for r, q in zip(rows, ask):
         r["right"] = bool(r["contains"])
-        r["kind"] = "official_negative" if q in neg else ("removed" if not q["answerable"] else "answerable")
+        r["kind"] = q["kind"]
         if r["margin"] is None:
             r["margin"] = -1e3
     return rows

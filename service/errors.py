@@ -1,14 +1,15 @@
 """Every error as a JSON ``{"detail": ...}``: bad input is a clear 4xx, the unexpected a bare 500."""
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.asgi import TrackedSend, send_json
 
 log = logging.getLogger("citeqa.service")
 TOO_DEEP = "the JSON body is nested too deeply"
@@ -52,24 +53,13 @@ class ServerErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except StarletteHTTPException:  # the body size limit's, answered by its own middleware
             raise
         except Exception as exc:
-            if started:  # half a response is out: only closing the connection is honest
+            if tracked.started:  # half a response is out: only closing the connection is honest
                 raise
             log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
-            body = json.dumps({"detail": "internal server error"}).encode()
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await send_json(send, 500, "internal server error", close=False)

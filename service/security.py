@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.asgi import TrackedSend, send_json
 
 
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
@@ -73,14 +74,14 @@ class BodySizeLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_json(send, 400, "invalid Content-Length header")
+                    await send_json(send, 400, "invalid Content-Length header")
                     return
         if declared is not None and declared > self.max_bytes:
-            await _send_json(send, 413, BodyTooLarge(self.max_bytes).detail)
+            await send_json(send, 413, BodyTooLarge(self.max_bytes).detail)
             return
 
         received = 0
-        started = False
+        tracked = TrackedSend(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -91,23 +92,10 @@ class BodySizeLimit:
                     raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except BodyTooLarge as exc:
-            if started:
+            if tracked.started:
                 raise
-            await _send_json(send, 413, exc.detail)
+            await send_json(send, 413, exc.detail)
 
-
-async def _send_json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})

@@ -38,15 +38,14 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, context: np.ndar
     n = min(top_n, idx.size)
     top_s = idx[np.argpartition(-s, n - 1)[:n]]
     top_e = idx[np.argpartition(-e, n - 1)[:n]]
-    best: tuple[int, int, float] | None = None
-    for i in top_s:
-        for j in top_e:
-            if j < i or j - i + 1 > max_tokens:
-                continue
-            score = float(start_logits[i] + end_logits[j])
-            if best is None or score > best[2]:
-                best = (int(i), int(j), score)
-    return best
+    # every (start, end) pair of the top ones at once; pairs out of order or too long are masked
+    score = start_logits[top_s][:, None] + end_logits[top_e][None, :]
+    length = top_e[None, :] - top_s[:, None]
+    score = np.where((length >= 0) & (length < max_tokens), score, -np.inf)
+    r, c = np.unravel_index(int(np.argmax(score)), score.shape)
+    if not np.isfinite(score[r, c]):
+        return None
+    return int(top_s[r]), int(top_e[c]), float(score[r, c])
 
 
 def window_span(start_logits: np.ndarray, end_logits: np.ndarray, offsets: np.ndarray, context: np.ndarray,

@@ -35,7 +35,6 @@ class Features:
     offsets: list[np.ndarray]  # per window: (L, 2) character offsets into its passage
     context: list[np.ndarray]  # per window: bool mask of passage tokens
     passage: list[int]  # per window: which passage
-    lengths: list[int]
 
 
 class ReaderModel:
@@ -94,7 +93,7 @@ class ReaderModel:
         ids = np.full((n, width), self.tokenizer.pad_token_id, dtype=np.int64)
         mask = np.zeros((n, width), dtype=np.int64)
         types = np.zeros((n, width), dtype=np.int64)
-        offsets, context, lengths = [], [], []
+        offsets, context = [], []
         for k in range(n):
             row = enc["input_ids"][k]
             ids[k, :len(row)] = row
@@ -103,8 +102,7 @@ class ReaderModel:
             seq = enc.sequence_ids(k)
             context.append(np.array([s == 1 for s in seq] + [False] * (width - len(row))))
             offsets.append(np.array(list(enc["offset_mapping"][k]) + [(0, 0)] * (width - len(row))))
-            lengths.append(len(row))
-        return Features(ids, mask, types, offsets, context, list(enc["overflow_to_sample_mapping"]), lengths)
+        return Features(ids, mask, types, offsets, context, list(enc["overflow_to_sample_mapping"]))
 
     def forward(self, feats: Features) -> tuple[np.ndarray, np.ndarray]:
         if len(feats.passage) == 0:
@@ -135,43 +133,13 @@ class ReaderModel:
         """The best span of each passage, highest margin first."""
         return self.run_many([(question, passages)])[0]
 
-    def run_many(self, items: list[tuple[str, list[str]]], max_windows: int = 64,
-                 shared_calls: bool = False) -> list[list[Span]]:
-        """Several questions. Each is read in a call of its own unless `shared_calls`: int8 dynamic
-        quantization scales activations over the whole batch, so a call shared with other questions
-        made a question's scores depend on its neighbours (a margin of 5.84 alone, 5.30 batched),
-        and an answer must not depend on the load. `shared_calls` is for offline evaluation."""
-        if not shared_calls and len(items) > 1:
-            return [self.run_many([it], max_windows)[0] for it in items]
-        feats = [self.preprocess(q, ps) for q, ps in items]
-        rows = [(qi, k) for qi, f in enumerate(feats) for k in range(len(f.passage))]
-        rows.sort(key=lambda r: feats[r[0]].lengths[r[1]])
-        logits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        pad_id = self.tokenizer.pad_token_id
-        for b in range(0, len(rows), max_windows):
-            part = rows[b:b + max_windows]
-            width = max(feats[qi].lengths[k] for qi, k in part)
-
-            def column(name: str, value: int) -> np.ndarray:
-                return np.stack([_pad(getattr(feats[qi], name)[k][:feats[qi].lengths[k]], width, value)
-                                 for qi, k in part])
-
-            batch = Features(column("input_ids", pad_id), column("attention_mask", 0),
-                             column("token_type_ids", 0), [], [], [0] * len(part), [])
-            start, end = self.forward(batch)
-            for r, key in enumerate(part):
-                logits[key] = (start[r], end[r])
+    def run_many(self, items: list[tuple[str, list[str]]]) -> list[list[Span]]:
+        """Several questions, each read in a model call of its own: int8 dynamic quantization scales
+        activations over the whole batch, so a call shared with other questions made a question's
+        scores depend on its neighbours (a margin of 5.84 alone, 5.30 batched), and an answer must
+        not depend on the load."""
         out = []
-        for qi, f in enumerate(feats):
-            n = len(f.passage)
-            width = f.input_ids.shape[1]
-            s = np.stack([_pad(logits[(qi, k)][0][:width], width, -1e4) for k in range(n)]) if n else np.zeros((0, 0))
-            e = np.stack([_pad(logits[(qi, k)][1][:width], width, -1e4) for k in range(n)]) if n else np.zeros((0, 0))
-            out.append(self.postprocess(f, s, e))
+        for question, passages in items:
+            feats = self.preprocess(question, passages)
+            out.append(self.postprocess(feats, *self.forward(feats)))
         return out
-
-
-def _pad(row: np.ndarray, width: int, value) -> np.ndarray:
-    if row.shape[0] >= width:
-        return row[:width]
-    return np.concatenate([row, np.full(width - row.shape[0], value, dtype=row.dtype)])

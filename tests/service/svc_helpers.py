@@ -7,9 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from service.settings import REPO_ROOT
@@ -22,6 +24,20 @@ REBIND_NAME = "rebind.test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  f"--host-resolver-rules=MAP {REBIND_NAME} 127.0.0.1"]
 ANCHOR_QUESTION = "When did real-time missile-data sharing start?"
+
+
+@contextmanager
+def tmpfs(mnt: Path, size: str):
+    """A real small disk (a tmpfs mounted at `mnt`, which must exist); skips where mounting is not
+    allowed (it needs root)."""
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def keyed(settings):

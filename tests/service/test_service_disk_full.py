@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.engine import Engine
-from svc_helpers import AUTH, LiveServer, keyed
+from svc_helpers import AUTH, LiveServer, keyed, tmpfs
 
 ARTICLE = {"doc_id": "harbor-bridge", "title": "Harbor bridge reopens after repairs",
            "text": "The Harbor Bridge reopened to traffic on May 2, 2024, after eleven months of repairs. "
@@ -61,13 +60,8 @@ def test_a_faiss_error_after_the_commit_is_not_a_500(writable_engine, embedder, 
 def small_disk(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip() or proc.returncode}")
-    try:
+    with tmpfs(mnt, "4m"):
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def fill(disk: Path) -> Path:

@@ -14,7 +14,7 @@ from index.loading import make_document
 from service import cli
 from service.app import _precheck, create_app
 from service.engine import Engine
-from svc_helpers import AUTH, keyed
+from svc_helpers import AUTH, keyed, tmpfs
 
 API_TEXT = "Busan port reopens\n\nThe port of Busan reopened on Tuesday after a two-day typhoon closure."
 
@@ -28,10 +28,7 @@ def ro_index(tmp_path, seed_index_dir, embedder):
     """A copy of the seed index plus one article that lives only in the store, on a read-only disk."""
     mnt = tmp_path / "ro"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip() or proc.returncode}")
-    try:
+    with tmpfs(mnt, "8m"):
         index_dir = mnt / "index"
         shutil.copytree(seed_index_dir, index_dir)
         idx = HybridIndex(index_dir, embedder, for_writing=True)
@@ -39,8 +36,6 @@ def ro_index(tmp_path, seed_index_dir, embedder):
         idx.close()
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         yield index_dir
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_read_only_index_is_served_and_refuses_writes(ro_index, seed_settings, embedder, caplog):
