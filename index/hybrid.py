@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import integrity
 from index.chunking import chunk_text
 from index.documents import Chunk, CleanDocument, Span
 from index.embedding import Embedder
@@ -61,6 +62,7 @@ class HybridIndex:
         create: bool = False,
         for_writing: bool = False,
         rebuild: bool = False,
+        quick_check_bytes: int = 512_000_000,
     ):
         self.dir = Path(index_dir)
         self.embedder = embedder
@@ -74,7 +76,7 @@ class HybridIndex:
         db = self.dir / DB_NAME
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
-        self.store = Store(db, create=create)
+        self.store = Store(db, create=create, quick_check_bytes=quick_check_bytes)
         if for_writing and self.store.read_only:
             self.store.close()
             raise IndexReadOnly(f"the index at {self.dir} is read-only ({self.store.read_only_reason}); "
@@ -98,6 +100,7 @@ class HybridIndex:
             ann_threshold=settings.auto_ann_threshold,
             ef_search=settings.hnsw_ef_search,
             nprobe=settings.ivf_nprobe,
+            quick_check_bytes=int(settings.quick_check_mb * 1e6),
             **kw,
         )
 
@@ -106,20 +109,45 @@ class HybridIndex:
         return self.dir / f"dense-{generation}.faiss"
 
     def _load_dense(self) -> DenseIndex:
-        gen = self.store.generation()
+        """The FAISS file of the store's generation when its checksum and the store's vector digest
+        both match (integrity.py), else vectors rebuilt from the store: flipped bytes or a stale
+        file under the right tag would serve wrong passages without a word."""
+        gen, digest = self.store.state()
         self._dense_gen = gen
         path = self._dense_path(gen)
         if path.exists():
-            try:
-                dense = DenseIndex.load(path, ef_search=self.ef_search, nprobe=self.nprobe)
-                if dense.dim == self.embedder.dim:
-                    return dense
-            except RuntimeError as exc:  # torn, foreign, or just replaced by a newer one
-                log.warning("dense index %s unreadable (%s); rebuilding from the store", path, exc)
+            problem = integrity.cache_problem(path, digest, gen)
+            if problem is None:
+                try:
+                    dense = DenseIndex.load(path, ef_search=self.ef_search, nprobe=self.nprobe)
+                    if dense.dim == self.embedder.dim:
+                        return dense
+                    problem = f"it has {dense.dim} dimensions, not {self.embedder.dim}"
+                except RuntimeError as exc:  # torn, foreign, or just replaced by a newer one
+                    problem = f"unreadable ({exc})"
+            log.warning("dense index %s not used: %s; rebuilding it from the store", path.name, problem)
         dense = self._rebuild_dense()
         if gen and not self.store.read_only:
-            self._save_dense(dense, gen)
+            self._save_dense(dense, gen, digest)
         return dense
+
+    def dense_problem(self) -> str | None:
+        """Why the FAISS file on disk may not serve the store now (None: it may); `citeqa check`."""
+        gen, digest = self.store.state()
+        path = self._dense_path(gen)
+        if not gen:
+            return None
+        if not path.exists():
+            return f"{path.name} is missing"
+        return integrity.cache_problem(path, digest, gen)
+
+    def repair_dense(self) -> None:
+        """Rebuild the FAISS file from the store's vectors and save it (with its sidecar)."""
+        with self._dense_lock:
+            gen, digest = self.store.state()
+            self.dense = self._rebuild_dense()
+            self._dense_gen = gen
+            self._save_dense(self.dense, gen, digest)
 
     def refresh(self) -> None:
         """Catch up with a write committed by another process (`citeqa ingest` next to a running
@@ -129,7 +157,8 @@ class HybridIndex:
         gen = self.store.generation()
         if gen == self._dense_gen:
             return
-        if not self._dense_path(gen).exists():
+        # the sidecar is written after the FAISS file: its presence says the file is complete
+        if not integrity.sidecar_path(self._dense_path(gen)).exists():
             first = self._missing_since.setdefault(gen, time.monotonic())
             if time.monotonic() - first < 5.0:
                 return
@@ -148,22 +177,26 @@ class HybridIndex:
             ids, vecs = np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
         return DenseIndex.build(self.embedder.dim, factory, ids, vecs, ef_search=self.ef_search, nprobe=self.nprobe)
 
-    def _save_dense(self, dense: DenseIndex, generation: int) -> None:
+    def _save_dense(self, dense: DenseIndex, generation: int, digest: str) -> None:
         """Best effort: the FAISS file is a cache, rebuilt from the store when missing. A write the
         store committed, or a start, never fails for it (a read-only folder, a full disk: faiss
         reports ENOSPC as a RuntimeError); the index keeps working from memory."""
+        path = self._dense_path(generation)
         try:
-            dense.save(self._dense_path(generation))
+            dense.save(path)
+            write_json_atomic(integrity.sidecar_path(path), integrity.sidecar(path, digest, generation))
         except (OSError, RuntimeError) as exc:
             log.warning("could not save the dense index (a cache; rebuilt from the store when needed): %s", exc)
             return
-        for old in self.dir.glob("dense-*.faiss"):
-            if old.name != self._dense_path(generation).name:
+        keep = {path.name, integrity.sidecar_path(path).name}
+        for old in [*self.dir.glob("dense-*.faiss"), *self.dir.glob("dense-*.json")]:
+            if old.name not in keep:
                 old.unlink(missing_ok=True)
 
     # ---- preparing documents (no writes) ----------------------------------------------------
-    def prepare(self, docs: list[CleanDocument], progress: bool | None = None) -> list[Bundle]:
-        """Chunk, split and embed documents, batching the model calls across all of them."""
+    def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None) -> list[Bundle]:
+        """Chunk, split and embed documents, batching the model calls across all of them.
+        `encode(texts, progress)`: the service's, which embeds in slices that questions overtake."""
         pieces = []
         chunk_texts: list[str] = []
         sentence_texts: list[str] = []
@@ -177,7 +210,7 @@ class HybridIndex:
             pieces.append((doc, chunks, units, alone, match_texts))
             chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
             sentence_texts.extend(alone)
-        vecs = self.embedder.encode(chunk_texts + sentence_texts, progress=progress)
+        vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
         chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
         bundles, ci, si = [], 0, 0
         for doc, chunks, units, alone, match_texts in pieces:
@@ -194,7 +227,7 @@ class HybridIndex:
             log.info("writing %d documents, removing %d", len(bundles), len(removals))
             before = self._dense_gen
             removed_ids, added_ids, added_vecs = self.store.write(bundles, removals, self.expected, wipe=wipe)
-            gen = self.store.generation()
+            gen, digest = self.store.state()
             log.info("committed generation %d; updating the dense index", gen)
             manifest = self.store.manifest()  # the write stored fresh counts in it
             with self._dense_lock:
@@ -208,7 +241,7 @@ class HybridIndex:
                     self.dense.remove(removed_ids)
                     self.dense.add(added_ids, added_vecs)
                 self._dense_gen = gen
-            self._save_dense(self.dense, gen)
+            self._save_dense(self.dense, gen, digest)
             try:  # a readable copy of the store's manifest; the store holds the real one
                 write_json_atomic(self.dir / "manifest.json", manifest)
             except OSError as exc:

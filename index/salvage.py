@@ -7,6 +7,7 @@ Rows are read one at a time, so a damaged page loses the rows behind it, not all
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from index.documents import CleanDocument
@@ -31,3 +32,15 @@ def salvage_documents(db: Path) -> tuple[list[CleanDocument], str | None]:
     finally:
         conn.close()
     return docs, None
+
+
+def set_aside(db: Path) -> tuple[list[CleanDocument], str | None, Path]:
+    """Read what can be read from a corrupt store, then move it aside (never deleted) so a new one
+    can be built in its place: (documents, the error that stopped the reading, where it went)."""
+    db = Path(db)
+    carried, error = salvage_documents(db)
+    aside = db.with_name(f"{db.name}.corrupt-{int(time.time())}")
+    db.rename(aside)
+    for extra in ("-wal", "-shm"):
+        Path(str(db) + extra).unlink(missing_ok=True)
+    return carried, error, aside

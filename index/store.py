@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect, is_disk_full,
+from index import integrity
+from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect,
                                  open_error, unwritable_reason)
-from index.terms import fts_query, terms as content_terms
+from index.terms import fts_query
 
 __all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
@@ -86,14 +87,11 @@ class SentenceRow:
     terms: frozenset[str]
 
 
-def _blob(vec: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
-
-
 class Store:
     """One SQLite file. Connections are per thread; writes are serialized by SQLite itself."""
 
-    def __init__(self, path: Path, create: bool = False, cache_docs: int = 1024):
+    def __init__(self, path: Path, create: bool = False, cache_docs: int = 1024,
+                 quick_check_bytes: int = 512_000_000):
         self.path = Path(path)
         if not create and not self.path.exists():
             raise FileNotFoundError(f"no index at {self.path.parent} (run `citeqa ingest` first)")
@@ -122,6 +120,19 @@ class Store:
             conn.execute("SELECT count(*) FROM chunks_fts").fetchone()
         except sqlite3.DatabaseError as exc:
             raise open_error(exc, self.path.parent, self.read_only_reason) from exc
+        self._quick_check(quick_check_bytes)
+
+    def _quick_check(self, max_bytes: int) -> None:
+        """A damaged page must not be found by the first question (every ask a 500 while /readyz
+        says 200): SQLite's quick_check reads every page, so it runs up to a size (~1 s per GB)."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size > max_bytes:
+            log.info("the store is %.0f MB: quick_check skipped at open (run `citeqa check`)", size / 1e6)
+            return
+        problem = integrity.quick_check(self.conn)
+        if problem:
+            raise IndexCorrupt(f"the index at {self.path.parent} is corrupt (SQLite: {problem}); run "
+                               "`citeqa check --repair` (keeps every document still readable)")
 
     def check_writable(self) -> None:
         if self.read_only:
@@ -153,6 +164,14 @@ class Store:
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    def state(self) -> tuple[int, str]:
+        """(generation, digest of the chunk vectors), read together. A store written before the
+        digest existed has it computed here (and kept with its next write)."""
+        rows = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', ?)",
+                                      (integrity.DIGEST_KEY,)).fetchall())
+        digest = rows.get(integrity.DIGEST_KEY) or integrity.as_text(integrity.compute_digest(self.conn))
+        return int(rows.get("generation") or 0), digest
 
     # ---- reads ----------------------------------------------------------------------------
     def documents(self) -> list[DocumentRow]:
@@ -306,78 +325,9 @@ class Store:
     def write(self, bundles: list, removals: list[str], manifest: dict, wipe: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In one transaction: drop `removals` and the old versions of `bundles`, insert `bundles`,
         bump the generation. Returns (removed chunk row ids, added chunk row ids, added vectors)."""
-        self.check_writable()
-        conn = self.conn
-        removed: list[int] = []
-        added_ids: list[int] = []
-        added_vecs: list[np.ndarray] = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            df_delta: dict[str, int] = {}
-            if wipe:
-                removed = [r[0] for r in conn.execute("SELECT id FROM chunks")]
-                conn.execute("DELETE FROM term_df")
-                conn.execute("DELETE FROM chunks_fts")
-                conn.execute("DELETE FROM sentences")
-                conn.execute("DELETE FROM chunks")
-                conn.execute("DELETE FROM documents")
-            for doc_id in list(removals) + [b.doc.doc_id for b in bundles]:
-                ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
-                removed.extend(ids)
-                for (t,) in conn.execute("SELECT terms FROM sentences WHERE doc_id=?", (doc_id,)):
-                    for term in t.split():
-                        df_delta[term] = df_delta.get(term, 0) - 1
-                conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in ids])
-                conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))  # cascades
-            for b in bundles:
-                d = b.doc
-                conn.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,datetime('now'))",
-                    (d.doc_id, d.title, d.date, d.author, d.source, d.sha256, d.text, len(b.chunks)),
-                )
-                for ch, vec, match_text in zip(b.chunks, b.chunk_vectors, b.chunk_texts):
-                    cur = conn.execute(
-                        "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, n_tokens, vector) VALUES (?,?,?,?,?,?,?)",
-                        (ch.chunk_id, d.doc_id, ch.ord, ch.start, ch.end, ch.n_tokens, _blob(vec)),
-                    )
-                    conn.execute(
-                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, d.title, match_text)
-                    )
-                    added_ids.append(cur.lastrowid)
-                    added_vecs.append(vec)
-                rows = []
-                for i, (s, v, match_text) in enumerate(zip(b.sentences, b.sentence_vectors, b.sentence_texts)):
-                    sent_terms = sorted(set(content_terms(match_text)))
-                    for term in sent_terms:
-                        df_delta[term] = df_delta.get(term, 0) + 1
-                    rows.append((d.doc_id, i, s.start, s.end, _blob(v), " ".join(sent_terms)))
-                conn.executemany(
-                    "INSERT INTO sentences (doc_id, ord, start, end, vector, terms) VALUES (?,?,?,?,?,?)", rows
-                )
-            conn.executemany(
-                "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-                [(t, n) for t, n in df_delta.items() if n],
-            )
-            conn.execute("DELETE FROM term_df WHERE df <= 0")
-            generation = int(self.get_meta("generation") or 0) + 1
-            counts = self.counts()
-            manifest = {**manifest, "generation": generation, "counts": counts}
-            conn.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?,?)",
-                [("generation", str(generation)), ("manifest", json.dumps(manifest)),
-                 ("n_sentences", str(counts["sentences"]))],
-            )
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:  # a failed COMMIT (disk full) may have rolled back already
-                conn.execute("ROLLBACK")
-            if is_disk_full(exc):
-                raise StoreFull(errno.ENOSPC, f"no space left on the disk of the index at {self.path.parent}; "
-                                              "nothing was written") from exc
-            raise
-        dim = len(added_vecs[0]) if added_vecs else 0
-        vecs = np.stack(added_vecs).astype(np.float32) if added_vecs else np.zeros((0, dim), np.float32)
-        return np.array(removed, dtype=np.int64), np.array(added_ids, dtype=np.int64), vecs
+        from index.store_write import write
+
+        return write(self, bundles, removals, manifest, wipe)
 
 
 def _doc_filter(doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> tuple[str, list]:

@@ -6,7 +6,6 @@ import importlib
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
@@ -33,7 +32,7 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     With --rebuild a corrupt store is set aside, never deleted, and every document still readable
     in it is kept (those added through the API live nowhere else)."""
     from index.hybrid import DB_NAME, HybridIndex
-    from index.salvage import salvage_documents
+    from index.salvage import set_aside
     from index.store import IndexCorrupt
 
     try:
@@ -41,12 +40,7 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     except IndexCorrupt:
         if not rebuild:
             raise
-        db = Path(settings.index_dir) / DB_NAME
-        carried, error = salvage_documents(db)
-        aside = db.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
-        db.rename(aside)
-        for extra in ("-wal", "-shm"):
-            Path(str(db) + extra).unlink(missing_ok=True)
+        carried, error, aside = set_aside(Path(settings.index_dir) / DB_NAME)
         print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
               f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
         return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True), carried
@@ -141,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
     p.set_defaults(func=cmd_ask)
 
+    _delegated(sub, "check", "check the index (store, vectors, FAISS cache); --repair fixes what it finds",
+               "index.check")
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
     _delegated(sub, "bench", "run the benchmarks", "eval.bench")
     _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "eval.train_reader")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -36,9 +37,23 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+def unexpected(exc: Exception) -> tuple[int, str]:
+    """The status and message of an exception nothing else handled. A store damaged after it was
+    opened (a page flipped on disk) is the operator's to fix, not a bug: 503 with what to run."""
+    if isinstance(exc, sqlite3.DatabaseError):
+        from index.sqlite_access import is_corruption
+
+        if is_corruption(exc):
+            return 503, ("the index is damaged (SQLite: " + str(exc) + "); the operator can repair it with "
+                         "`citeqa check --repair`, which keeps every readable document")
+        return 503, f"the index cannot be read right now (SQLite: {exc})"
+    return 500, "internal server error"
+
+
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal server error"}, status_code=500)
+    status, detail = unexpected(exc)
+    return JSONResponse({"detail": detail}, status_code=status)
 
 
 class ServerErrors:
@@ -62,4 +77,5 @@ class ServerErrors:
             if tracked.started:  # half a response is out: only closing the connection is honest
                 raise
             log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
-            await send_json(send, 500, "internal server error", close=False)
+            status, detail = unexpected(exc)
+            await send_json(send, status, detail, close=False)

@@ -29,10 +29,16 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path = REPO_ROOT / ".citeqa" / "onnx"  # the exported model, made once
     # ONNX Runtime threads; 0: one per question in the service, all cores for `citeqa ingest`
     embed_threads: int = Field(0, ge=0, le=256)
+    # an uploaded document is embedded in slices of this many texts; a question waits for one slice
+    # at most (~8 texts: ~60 ms on 2 cores), never for the whole document
+    upload_embed_slice: int = Field(8, ge=1, le=1024)
 
     # `citeqa ingest` skips larger files with a message (ingest is linear, ~0.5 s/MB before
     # embedding, but embedding a 20 MB file takes about half an hour on 2 cores)
     max_file_mb: float = Field(20.0, gt=0, le=10_000)
+    # SQLite's quick_check when the index opens reads every page (~1 s per GB): stores larger than
+    # this skip it at open (`citeqa check` runs it on demand)
+    quick_check_mb: float = Field(512.0, ge=0, le=1_000_000)
 
     # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
     # embedder's 256 word-piece window, which a test checks on the seeds

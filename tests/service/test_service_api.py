@@ -391,3 +391,30 @@ def test_chat_page_is_served_with_a_strict_csp(client):
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text and "eval(" not in js.text
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_a_store_damaged_while_served_is_a_503_that_names_the_repair(writable_engine, index_copy):
+    """quick_check passed when the store opened; pages broken afterwards (a failing disk) make every
+    read fail: the operator's problem to fix, said as such, not a bare 500."""
+    import sqlite3
+
+    import numpy as np
+
+    from index.hybrid import DB_NAME
+
+    db = index_copy / DB_NAME
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name='sentences' ORDER BY pageno")]
+    conn.close()
+    with open(db, "r+b") as fh:
+        for p in pages[1:]:
+            fh.seek((p - 1) * page_size)
+            fh.write(np.random.default_rng(p).integers(0, 256, page_size, dtype=np.uint8).tobytes())
+    writable_engine.index.store.close()  # the next read opens a new connection, as a new thread does
+    app = create_app(keyed(writable_engine.settings), engine=writable_engine)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/api/ask", json={"question": "When did real-time missile-data sharing start?"})
+    assert r.status_code == 503, r.text
+    assert "citeqa check --repair" in r.json()["detail"]
