@@ -41,13 +41,23 @@ class QueryEncoder:
     about as much as two single ones, and one thread keeps one set of torch buffers (request
     threads taking turns at the model each grew their own: the load benchmark saw 1.2 GB)."""
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32):
+    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8):
         self.embedder = embedder
+        self.bulk_slice = bulk_slice
         self._thread = ModelThread(lambda texts: list(embedder.encode(texts, progress=False)), max_batch,
                                    "citeqa-encoder")
 
     def encode(self, text: str) -> np.ndarray:
         return self.submit(text).result()
+
+    def encode_bulk(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
+        """A document's texts, embedded on the model thread in slices that questions overtake."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        n = self.bulk_slice
+        parts = [self._thread.later(lambda part=texts[i:i + n]: self.embedder.encode(part, progress=False))
+                 for i in range(0, len(texts), n)]
+        return np.concatenate([p.result() for p in parts])
 
     def submit(self, text: str) -> Future:
         """Queue a text for the model thread; the future holds its vector."""
@@ -63,7 +73,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self.encoder = QueryEncoder(embedder)
+        self.encoder = QueryEncoder(embedder, bulk_slice=settings.upload_embed_slice)
         self.retriever = Retriever(index, rrf_k=settings.rrf_k, candidates=settings.candidates, mode=mode,
                                    feedback_passages=settings.feedback_passages,
                                    feedback_terms=settings.feedback_terms, feedback_weight=settings.feedback_weight)
@@ -196,7 +206,7 @@ class Engine:
         clean = make_document(doc_id, doc.text, kind=kind, source=f"api:{filename or doc_id}", title=doc.title,
                               date=doc.date.isoformat() if doc.date else None)
         created = self.index.store.document(doc_id) is None
-        self.index.apply(self.index.prepare([clean], progress=False), [])
+        self.index.apply(self.index.prepare([clean], progress=False, encode=self.encoder.encode_bulk), [])
         return self.document(doc_id), created
 
     def delete_document(self, doc_id: str) -> bool:

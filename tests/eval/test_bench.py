@@ -170,3 +170,13 @@ def test_citeqa_bench_growth_writes_json_and_chart(tmp_path, capsys):
     assert (out / "growth.png").exists()
     text = capsys.readouterr().out
     assert "GROWTH" in text and "TARGETS" in text
+
+
+# ---- upload ----------------------------------------------------------------------------------
+def test_upload_document_maker_sizes_and_strips(tmp_path):
+    from eval import bench_upload
+
+    text = bench_upload.make_document(30_000)
+    assert 29_000 <= len(text.encode()) <= 30_000 and "." in text
+    bare = bench_upload.make_document(30_000, "nopunct")
+    assert "." not in bare and "," not in bare and len(bare) > 25_000
