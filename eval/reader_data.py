@@ -7,7 +7,11 @@ are made from the same articles, each the kind of input the open setting hands t
 - `answer_removed`: its own paragraph without the sentence that holds the answer (the topic is all
   there, the fact is not);
 - `swapped`: its own paragraph, but a name or number of the question that the paragraph contains is
-  replaced by another one of the same article that the paragraph lacks (SQuAD 2.0's entity-swap kind).
+  replaced by another one of the same article that the paragraph lacks (SQuAD 2.0's entity-swap kind);
+- `negated`: its own paragraph, the question negated ("When was X not built?"), SQuAD 2.0's negation
+  kind; made with spaCy's parse (eval/negatives.py);
+- `antonym`: its own paragraph, one word of the question replaced by its opposite that the paragraph
+  lacks ("largest" -> "smallest"), SQuAD 2.0's antonym kind (eval/negatives.py).
 
 Pure functions over plain dicts; the split into training and held-out articles is by article, so a
 threshold fitted on the held-out part never saw its paragraphs.
@@ -38,7 +42,7 @@ class Example:
     context: str
     answer_text: str | None  # None: no answer in this context
     answer_start: int | None
-    kind: str  # answerable | official_negative | other_paragraph | answer_removed | swapped
+    kind: str  # answerable | official_negative | other_paragraph | answer_removed | swapped | negated | antonym
     article: str
 
 
@@ -142,7 +146,7 @@ def swapped(ex: Example, article_text: str, rng: random.Random) -> Example | Non
 
 
 def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int, n_swapped: int,
-          seed: int) -> list[Example]:
+          seed: int, n_negated: int = 0, n_antonym: int = 0) -> list[Example]:
     """Sample answerable questions and make negatives from other questions, shuffled together."""
     rng = random.Random(seed)
     pos = answerable_examples(articles)
@@ -154,7 +158,13 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
     chosen = pos[:n_answerable]
     pool = pos[n_answerable:] + pos[:n_answerable]  # negatives prefer questions not used as positives
     out: list[Example] = list(chosen) + official_neg
-    wanted = {"other_paragraph": n_other, "answer_removed": n_removed, "swapped": n_swapped}
+    wanted = {"other_paragraph": n_other, "answer_removed": n_removed, "swapped": n_swapped,
+              "negated": n_negated, "antonym": n_antonym}
+    wanted = {k: v for k, v in wanted.items() if v > 0}
+    if "negated" in wanted:
+        from eval import negatives  # spaCy is needed only for this kind
+
+        negate = negatives.Negator()
     made = {k: 0 for k in wanted}
     for ex in pool:
         if all(made[k] >= wanted[k] for k in wanted):
@@ -166,6 +176,12 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
                 neg = other_paragraph(ex, by_article[ex.article], rng)
             elif kind == "answer_removed":
                 neg = answer_removed(ex)
+            elif kind == "negated":
+                neg = negate.run(ex)
+            elif kind == "antonym":
+                from eval import negatives
+
+                neg = negatives.antonym(ex, rng)
             else:
                 neg = swapped(ex, text_of[ex.article], rng)
             if neg is not None:

@@ -94,9 +94,11 @@ def prepare(args, out: Path) -> Path:
     if data_path.exists():
         return data_path
     articles = reader_data.load_squad(args.train)
-    train_articles, heldout = reader_data.split_articles(articles, args.heldout_articles, args.seed)
+    # the split has its own seed: a second round (--init, another --seed) keeps the same held-out articles
+    train_articles, heldout = reader_data.split_articles(articles, args.heldout_articles, args.split_seed)
     examples = reader_data.build(train_articles, args.answerable, args.other_paragraph,
-                                 args.answer_removed, args.swapped, args.seed)
+                                 args.answer_removed, args.swapped, args.seed,
+                                 n_negated=args.negated, n_antonym=args.antonym)
     reader_data.save(examples, data_path)
     (out / "heldout_articles.json").write_text(json.dumps([a["title"] for a in heldout]))
     counts: dict[str, int] = {}
@@ -141,7 +143,7 @@ def train(args) -> Path:
         torch.set_num_threads(args.threads)
     data_path = prepare(args, out)
     ckpt = out / "checkpoint"
-    src = ckpt if (ckpt / "trainer.pt").exists() else base_model_path()
+    src = ckpt if (ckpt / "trainer.pt").exists() else Path(args.init) if args.init else base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(src)
     # Dropout on the attention probabilities (B x heads x L x L) took 60 % of a CPU step at 245 tokens
     # and makes the cost grow with L squared; hidden-state dropout stays.
@@ -219,13 +221,18 @@ def train(args) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", default=str(DEFAULT_TRAIN), help="SQuAD-layout training JSON (.json or .json.gz)")
     p.add_argument("--out", default=".citeqa/reader-train", help="checkpoints, prepared data and log")
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--seed", type=int, default=13, help="sampling of examples, batch order, weights")
+    p.add_argument("--split-seed", type=int, default=13, help="which training articles are held out")
+    p.add_argument("--init", default="", help="start from this reader (a previous run's final/) "
+                   "instead of the base MiniLM: a second round on new examples")
     p.add_argument("--heldout-articles", type=int, default=30,
                    help="training articles kept out of training, for fitting thresholds")
     p.add_argument("--answerable", type=int, default=55000)
     p.add_argument("--other-paragraph", type=int, default=18000)
     p.add_argument("--answer-removed", type=int, default=8000)
     p.add_argument("--swapped", type=int, default=8000)
+    p.add_argument("--negated", type=int, default=0, help="negated questions (needs spaCy)")
+    p.add_argument("--antonym", type=int, default=0, help="questions with a word turned to its opposite")
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=32)

@@ -64,3 +64,40 @@ def test_encode_labels_point_at_the_answer_tokens():
         answer = tok.decode(f["input_ids"][f["start"]:f["end"] + 1])
         assert answer.lower() == e.answer_text.lower()
     assert feats[-1]["start"] == feats[-1]["end"] == 0  # the negative points at [CLS]
+
+
+def _ex(question, context="The tower was built in 1889 by Gustave Eiffel, and it was the tallest structure of its time.",
+        answer="1889"):
+    return rd.Example("q1", question, context, answer, context.index(answer), "answerable", "Tower")
+
+
+def test_negated_questions_are_negated_at_the_main_verb():
+    from eval.negatives import Negator
+
+    neg = Negator()
+    cases = {
+        "When was the tower built?": "When was the tower not built?",
+        "Who founded the company?": "Who never founded the company?",
+        "What is the largest city in Poland?": "What is not the largest city in Poland?",
+        "What can be found on the roof?": "What can not be found on the roof?",
+    }
+    for question, negated in cases.items():
+        out = neg.run(_ex(question))
+        assert out is not None and out.question == negated and out.answer_text is None and out.kind == "negated"
+    assert neg.run(_ex("Why did it not fall?")) is None  # already negative
+    # the paragraph negates near the answer: the negated question might be answerable, so none is made
+    assert neg.run(_ex("When was the tower built?", "The tower was not finished until 1889.", "1889")) is None
+
+
+def test_antonym_questions_use_an_opposite_the_paragraph_lacks():
+    from eval.negatives import antonym
+
+    rng = random.Random(0)
+    out = antonym(_ex("What was the tallest structure of its time?"), rng)
+    assert out.question == "What was the shortest structure of its time?" and out.answer_text is None
+    # the opposite occurs in the paragraph: the changed question may still be answered there
+    ctx = "The north tower was built in 1889 and the south tower in 1890."
+    assert antonym(_ex("When was the north tower built?", ctx, "1889"), rng) is None
+    # a capitalised word inside the question is a name, not an adjective
+    assert antonym(_ex("What does the Start screen show?", "The Start screen shows tiles since 2012.", "tiles"),
+                   rng) is None
