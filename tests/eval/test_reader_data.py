@@ -96,8 +96,8 @@ def test_antonym_questions_use_an_opposite_the_paragraph_lacks():
     out = antonym(_ex("What was the tallest structure of its time?"), rng)
     assert out.question == "What was the shortest structure of its time?" and out.answer_text is None
     # the opposite occurs in the paragraph: the changed question may still be answered there
-    ctx = "The north tower was built in 1889 and the south tower in 1890."
-    assert antonym(_ex("When was the north tower built?", ctx, "1889"), rng) is None
+    ctx = "The north tower was finished in 1889 and the south tower in 1890."
+    assert antonym(_ex("When was the north tower finished?", ctx, "1889"), rng) is None
     # a capitalised word inside the question is a name, not an adjective
     assert antonym(_ex("What does the Start screen show?", "The Start screen shows tiles since 2012.", "tiles"),
                    rng) is None
