@@ -21,6 +21,8 @@ class CleanDocument:
     author: str | None = None
     source: str = ""
     sha256: str = ""
+    # paged formats (PDF): the offset in `text` where each page starts; None for unpaged ones
+    page_starts: list[int] | None = None
 
 
 @dataclass

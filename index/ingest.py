@@ -96,7 +96,8 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
                 continue
             text = index.store.document_text(doc_id) or ""
             todo.append(CleanDocument(doc_id=doc_id, title=row.title, text=text, date=row.date,
-                                      author=row.author, source=row.source, sha256=row.sha256))
+                                      author=row.author, source=row.source, sha256=row.sha256,
+                                      page_starts=index.store.page_starts([doc_id]).get(doc_id)))
             report.updated.append(doc_id)
     for doc in carried:
         if doc.doc_id not in seen and doc.doc_id not in known:

@@ -6,10 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from index import formats
 from index.cleaning import clean_html, clean_text
 from index.documents import CleanDocument
 
-SUPPORTED = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html"}
+SUPPORTED = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html", ".htm": "html",
+             ".pdf": "pdf", ".docx": "docx"}
+BINARY = {"pdf", "docx"}  # read by their own extractors (index/formats.py), not decoded as text
 MAX_FILE_BYTES = 20_000_000
 
 
@@ -73,18 +76,33 @@ def decode(data: bytes) -> str:
     return text
 
 
+def extract(data: bytes, kind: str) -> str:
+    """The text of a file's bytes: decoded (text, HTML) or extracted (PDF, DOCX; page marks kept)."""
+    if kind not in BINARY:
+        return decode(data)
+    try:
+        return formats.pdf_text(data) if kind == "pdf" else formats.docx_text(data)
+    except ValueError as exc:  # NoText, or a file that is not what its name says
+        raise BadInput(str(exc)) from exc
+
+
 def make_document(doc_id: str, text: str, kind: str = "text", source: str = "", sha256: str | None = None,
                   title: str | None = None, date: str | None = None) -> CleanDocument:
-    """Clean one article; raises BadInput when nothing of it is left."""
+    """Clean one article; raises BadInput when nothing of it is left. For PDF and DOCX `text` is
+    what `extract` made of the file."""
     if not text.strip():
         raise BadInput("empty file")
+    if kind not in BINARY:  # a page mark only ever comes from the PDF extractor
+        text = text.replace(formats.PAGE_MARK, "")
     cleaned = clean_html(text) if kind == "html" else clean_text(text)
-    if not cleaned.text.strip():
+    body, page_starts = formats.split_pages(cleaned.text)
+    if not body.strip():
         raise BadInput("no article text left after cleaning")
     return CleanDocument(
         doc_id=doc_id,
-        title=title or cleaned.title,
-        text=cleaned.text,
+        title=title or cleaned.title.replace(formats.PAGE_MARK, ""),
+        text=body,
+        page_starts=page_starts,
         date=date or cleaned.date,
         author=cleaned.author,
         source=source,
@@ -94,10 +112,11 @@ def make_document(doc_id: str, text: str, kind: str = "text", source: str = "", 
 
 def load_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> CleanDocument:
     data = read_bytes(path, max_bytes)
+    kind = SUPPORTED.get(path.suffix.lower(), "text")
     return make_document(
         doc_id=path.stem,
-        text=decode(data),
-        kind=SUPPORTED.get(path.suffix.lower(), "text"),
+        text=extract(data, kind),
+        kind=kind,
         source=str(path.resolve()),
         sha256=hashlib.sha256(data).hexdigest(),
     )

@@ -6,6 +6,7 @@ Rows are read one at a time, so a damaged page loses the rows behind it, not all
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -20,13 +21,18 @@ def salvage_documents(db: Path) -> tuple[list[CleanDocument], str | None]:
         conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         return docs, str(exc)
+    pages: dict[str, list[int]] = {}
+    try:  # best effort: a lost page table costs the page numbers, not the documents
+        pages = {d: json.loads(s) for d, s in conn.execute("SELECT doc_id, starts FROM doc_pages")}
+    except (sqlite3.Error, ValueError):
+        pass
     try:
         cur = conn.execute("SELECT doc_id, title, date, author, source, sha256, text FROM documents ORDER BY rowid")
         while (row := cur.fetchone()) is not None:
             doc_id, title, date, author, source, sha256, text = row
             if isinstance(text, str) and text.strip():
                 docs.append(CleanDocument(doc_id=doc_id, title=title or "", text=text, date=date, author=author,
-                                          source=source or "", sha256=sha256 or ""))
+                                          source=source or "", sha256=sha256 or "", page_starts=pages.get(doc_id)))
     except sqlite3.Error as exc:
         return docs, str(exc)
     finally:

@@ -28,6 +28,9 @@ from index.terms import fts_query
 
 __all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
+PAGES_TABLE = """CREATE TABLE IF NOT EXISTS doc_pages (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE, starts TEXT NOT NULL
+)"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -50,6 +53,9 @@ CREATE TABLE IF NOT EXISTS sentences (
 -- in how many sentences each content term occurs: the IDF of the answerer's lexical overlap
 CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
+CREATE TABLE IF NOT EXISTS doc_pages (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE, starts TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='porter unicode61');
 """
 
@@ -100,7 +106,8 @@ class Store:
         # and term frequencies, read and decoded once: that was half of a question's non-model
         # time. All of it is dropped when the store's generation moves (a write here or in another
         # process), so a cached row is never older than the data.
-        self._limits = {"sentences": cache_docs, "texts": cache_docs, "chunks": 64 * cache_docs, "df": 64 * cache_docs}
+        self._limits = {"sentences": cache_docs, "texts": cache_docs, "pages": cache_docs, "chunks": 64 * cache_docs,
+                        "df": 64 * cache_docs}
         self._caches: dict[str, OrderedDict] = {kind: OrderedDict() for kind in self._limits}
         self._cache_gen = -1
         self._cache_lock = threading.Lock()
@@ -116,6 +123,8 @@ class Store:
             conn = self.conn
             if create:
                 conn.executescript(SCHEMA)
+            elif not self.read_only:  # a store made before PDFs had pages gains the table
+                conn.execute(PAGES_TABLE)
             conn.execute("SELECT count(*) FROM documents").fetchone()
             conn.execute("SELECT count(*) FROM chunks_fts").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -232,6 +241,18 @@ class Store:
                         cache.popitem(last=False)
             found.update(fetched)
         return found
+
+    def page_starts(self, doc_ids: Iterable[str]) -> dict[str, list[int]]:
+        """{doc_id: offsets where its pages start} for the paged documents among `doc_ids`."""
+        def fetch(ids: list[str]) -> dict[str, list[int] | None]:
+            q = f"SELECT doc_id, starts FROM doc_pages WHERE doc_id IN ({','.join('?' * len(ids))})"
+            try:
+                found = {d: json.loads(s) for d, s in self.conn.execute(q, ids)}
+            except sqlite3.OperationalError:  # a read-only store from before the table existed
+                found = {}
+            return {d: found.get(d) for d in ids}
+
+        return {d: v for d, v in self._cached("pages", list(dict.fromkeys(doc_ids)), fetch).items() if v}
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
         def fetch(part: list[int]) -> dict[int, ChunkRow]:

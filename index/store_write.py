@@ -55,6 +55,8 @@ def write(store: "Store", bundles: list, removals: list[str], manifest: dict, wi
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,datetime('now'))",
                 (d.doc_id, d.title, d.date, d.author, d.source, d.sha256, d.text, len(b.chunks)),
             )
+            if d.page_starts:
+                conn.execute("INSERT INTO doc_pages VALUES (?, ?)", (d.doc_id, json.dumps(d.page_starts)))
             for ch, vec, match_text in zip(b.chunks, b.chunk_vectors, b.chunk_texts):
                 blob = _blob(vec)
                 cur = conn.execute(

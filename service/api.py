@@ -105,7 +105,7 @@ _UPLOAD_BODY = {
                 "required": ["file"],
                 "additionalProperties": False,
                 "properties": {
-                    "file": {"type": "string", "format": "binary", "description": ".txt, .md or .html, UTF-8"},
+                    "file": {"type": "string", "format": "binary", "description": ".txt, .md or .html (UTF-8), .pdf or .docx"},
                     "doc_id": {"type": "string", "description": "default: from the file name"},
                     "title": {"type": "string"},
                     "date": {"type": "string", "format": "date"},

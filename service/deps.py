@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from service.engine import Engine
 from service.errors import TOO_DEEP
@@ -23,7 +24,7 @@ from service.origins import cross_site_reason
 from service.security import forwarded_by_proxy, is_loopback, key_matches
 from service.settings import Settings
 
-UPLOAD_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm"}
+UPLOAD_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _validation_error(exc: ValidationError, prefix: tuple) -> RequestValidationE
 
 async def document_input(request: Request) -> tuple[DocumentIn, str | None]:
     """The article of ``POST /api/documents``: a JSON DocumentIn, or a multipart upload with a
-    ``file`` field (.txt/.md/.html, UTF-8) and optional ``doc_id``, ``title``, ``date`` fields."""
+    ``file`` field (.txt/.md/.html in UTF-8, .pdf, .docx) and optional ``doc_id``, ``title``, ``date`` fields."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         raw = await request.body()
@@ -118,10 +119,10 @@ async def document_input(request: Request) -> tuple[DocumentIn, str | None]:
                                     f"expected one of {', '.join(sorted(UPLOAD_SUFFIXES))}")
             data = await upload.read()
             fields = {k: form.get(k) for k in ("doc_id", "title", "date") if isinstance(form.get(k), str) and form.get(k)}
-        from index.loading import BadInput, decode
+        from index.loading import SUPPORTED, BadInput, extract
 
         try:
-            text = decode(data)
+            text = await run_in_threadpool(extract, data, SUPPORTED[Path(filename).suffix.lower()])
         except BadInput as exc:
             raise HTTPException(status_code=400, detail=f"the uploaded file is unusable: {exc}") from None
         try:

@@ -14,7 +14,8 @@ import numpy as np
 from index.embedding import Embedder
 from index.hybrid import HybridIndex
 from index.ingest import ingest
-from index.loading import make_document
+from index.formats import page_of
+from index.loading import SUPPORTED, make_document
 from index.manifest import IndexMismatch
 from index.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import Answer, Answerer
@@ -23,7 +24,7 @@ from service.model_thread import ModelThread
 from service.doc_ids import id_from_filename
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
-from service.schemas import (AskResponse, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
+from service.schemas import (AskResponse, Citation, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
                              SearchResponse, Timings)
 from service.settings import Settings
 
@@ -139,12 +140,21 @@ class Engine:
     def _passages(self, hits: list[Hit]) -> list[Passage]:
         texts = self.index.store.texts(h.chunk.doc_id for h in hits)
         docs = self.index.store.documents_by_id(h.chunk.doc_id for h in hits)
+        pages = self.index.store.page_starts(h.chunk.doc_id for h in hits)
         return [
             Passage(doc_id=h.chunk.doc_id, chunk_id=h.chunk.chunk_id, title=docs[h.chunk.doc_id].title,
                     date=docs[h.chunk.doc_id].date, text=texts[h.chunk.doc_id][h.chunk.start : h.chunk.end],
-                    start=h.chunk.start, end=h.chunk.end, score=round(h.score, 6))
+                    start=h.chunk.start, end=h.chunk.end, score=round(h.score, 6),
+                    page=page_of(pages.get(h.chunk.doc_id), h.chunk.start))
             for h in hits
         ]
+
+    def _paged(self, citations: list[Citation]) -> list[Citation]:
+        """Each citation with the page its quote starts on (PDFs; None elsewhere)."""
+        pages = self.index.store.page_starts(c.doc_id for c in citations)
+        if not pages:
+            return citations
+        return [c.model_copy(update={"page": page_of(pages.get(c.doc_id), c.start)}) for c in citations]
 
     def search(self, query: str, top_k: int = 5, filters: Filters | None = None) -> SearchResponse:
         if self.retriever.mode == "bm25" and not self.reranker:  # nothing needs the query vector
@@ -180,7 +190,7 @@ class Engine:
         return AskResponse(
             question=question, answer=answer.text, short_answer=answer.short_answer,
             short_answer_span=answer.short_span, abstained=answer.abstained,
-            confidence=round(answer.confidence, 4), citations=answer.citations, passages=passages,
+            confidence=round(answer.confidence, 4), citations=self._paged(answer.citations), passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),
                                total=round((t2 - t0) * 1000, 3)),
         ), answer
@@ -200,7 +210,7 @@ class Engine:
     def add_document(self, doc: DocumentIn, filename: str | None = None) -> tuple[DocumentDetail, bool]:
         """Add or replace one article atomically; returns (document, created): False when it replaced one."""
         self.index.store.check_writable()  # before the embedding, not after
-        kind = "html" if filename and Path(filename).suffix.lower() in (".html", ".htm") else "text"
+        kind = SUPPORTED.get(Path(filename).suffix.lower(), "text") if filename else "text"
         doc_id = doc.doc_id or (id_from_filename(Path(filename).stem) if filename else None) \
             or "doc-" + hashlib.sha256(doc.text.encode()).hexdigest()[:16]
         clean = make_document(doc_id, doc.text, kind=kind, source=f"api:{filename or doc_id}", title=doc.title,

@@ -56,6 +56,7 @@ class Citation(BaseModel):
     start: int = Field(..., ge=0)
     end: int = Field(..., ge=0)
     score: float
+    page: int | None = Field(None, ge=1, description="the PDF page the quote starts on (null: unpaged format)")
 
 
 class AnswerSpan(BaseModel):
@@ -74,6 +75,7 @@ class Passage(BaseModel):
     start: int = Field(..., ge=0)
     end: int = Field(..., ge=0)
     score: float
+    page: int | None = Field(None, ge=1, description="the PDF page the passage starts on (null: unpaged format)")
 
 
 class Timings(BaseModel):

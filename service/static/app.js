@@ -191,12 +191,17 @@
     return p;
   }
 
+  // PDFs: the page the quote starts on
+  function pageLabel(page) {
+    return page ? ` · p. ${page}` : "";
+  }
+
   function sourceItem(citation, open, span) {
     const btn = el("button", { type: "button", class: "source", "aria-label": `Open source ${citation.n}: ${citation.title}` },
       el("span", { class: "source-n", "aria-hidden": "true" }, String(citation.n)),
       el("span", { class: "source-body" },
         el("span", { class: "source-title" }, citation.title || citation.doc_id),
-        el("span", { class: "source-date" }, formatDate(citation.date)),
+        el("span", { class: "source-date" }, formatDate(citation.date) + pageLabel(citation.page)),
         el("q", { class: "source-quote" }, ...withShort(citation.quote, citation, span))));
     btn.addEventListener("click", () => open(citation, btn));
     return el("li", {}, btn);
@@ -206,7 +211,7 @@
     const btn = el("button", { type: "button", class: "source passage", "aria-label": `Open passage from ${passage.title}` },
       el("span", { class: "source-body" },
         el("span", { class: "source-title" }, passage.title || passage.doc_id),
-        el("span", { class: "source-date" }, formatDate(passage.date)),
+        el("span", { class: "source-date" }, formatDate(passage.date) + pageLabel(passage.page)),
         el("span", { class: "source-quote plain" }, snippet(passage.text, 240))));
     btn.addEventListener("click", () => open(passage, btn));
     return el("li", {}, btn);

@@ -125,6 +125,45 @@ def test_upload_markdown_replaces(writer):
     assert writer.post("/api/documents", files=files, headers=AUTH).status_code == 200
 
 
+def test_a_two_page_pdf_is_answered_from_page_2_with_the_page_in_the_citation(writer, tmp_path):
+    from eval.pdf_gen import Page, make_pdf
+    from formats_data import P1, P2
+
+    pdf = make_pdf(tmp_path / "velmont.pdf", "Velmont harbour report", [Page(P1), Page(P2)], columns=2)
+    r = writer.post("/api/documents", files={"file": ("velmont.pdf", pdf.read_bytes(), "application/pdf")},
+                    headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["doc_id"] == "velmont" and "Zephyr bridge" in r.json()["text"]
+    data = ask(writer, "When was the Zephyr bridge opened?")
+    assert not data["abstained"] and "14 March 1931" in data["answer"], data["answer"]
+    cited = [c for c in data["citations"] if c["doc_id"] == "velmont"]
+    assert cited and cited[0]["page"] == 2 and "Zephyr" in cited[0]["quote"]
+    assert all(p["page"] is None for p in data["passages"] if p["doc_id"] != "velmont")
+
+
+def test_a_docx_upload_is_answered_with_no_page(writer, tmp_path):
+    from eval.pdf_gen import make_docx
+    from formats_data import P1, P2
+
+    path = make_docx(tmp_path / "brief.docx", "Velmont harbour brief", [(None, P1), ("The bridge", P2)])
+    r = writer.post("/api/documents", files={"file": ("brief.docx", path.read_bytes(), "application/octet-stream")},
+                    headers=AUTH)
+    assert r.status_code == 201, r.text
+    data = ask(writer, "How long is the central span of the Zephyr bridge?")
+    assert not data["abstained"] and "212 metres" in data["answer"], data["answer"]
+    cited = [c for c in data["citations"] if c["doc_id"] == "brief"]
+    assert cited and cited[0]["page"] is None
+
+
+def test_a_scanned_pdf_upload_is_a_clear_400(writer, tmp_path):
+    from eval.pdf_gen import Page, make_pdf
+
+    pdf = make_pdf(tmp_path / "scan.pdf", "x", [Page(["x"])], text_layer=False)
+    r = writer.post("/api/documents", files={"file": ("scan.pdf", pdf.read_bytes(), "application/pdf")},
+                    headers=AUTH)
+    assert r.status_code == 400 and "no text layer" in r.json()["detail"], r.text
+
+
 @pytest.mark.parametrize("name,payload,status,needle", [
     ("latin1.txt", "Caf\u00e9 prices rose.".encode("latin-1"), 400, "UTF-8"),
     ("binary.txt", b"\x00\x01\x02abc", 400, "NUL"),
