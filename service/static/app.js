@@ -287,7 +287,7 @@
       const data = await api("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question }),
+        body: JSON.stringify({ question, filters: (window.citeqaLibrary && window.citeqaLibrary.filters()) || undefined }),
       });
       pending.replaceWith(renderAnswer(data));
     } catch (err) {
@@ -311,6 +311,7 @@
   }
 
   function showReader() {
+    if (window.citeqaLibrary) window.citeqaLibrary.hide(); // one side panel at a time
     reader.hidden = false;
     document.body.classList.add("reading");
   }
@@ -409,6 +410,11 @@
   readerClose.addEventListener("click", closeReader);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !reader.hidden) closeReader();
+  });
+
+  document.addEventListener("citeqa:documents-changed", () => {
+    docCache.clear(); // an article may have been replaced or removed
+    checkReady();
   });
 
   checkReady();
