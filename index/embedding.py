@@ -32,6 +32,33 @@ class Embedder:
         self.model_name = model_name or self.model_path.name
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_seq_length = int(self._model.max_seq_length)
+        self._lock = threading.Lock()  # a torch module is not re-entrant across threads
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"embedding backend must be auto, onnx or torch, not {backend!r}")
+        # ONNX Runtime computes the same vectors (cosine > 0.99999 to torch's, tested) ~1.7x faster;
+        # "auto" falls back to torch when it cannot. int8 there is ONNX Runtime's per-channel
+        # dynamic quantization of the exported graph (the name gets "+int8": an index never mixes them)
+        self._onnx = None
+        self.backend = "torch"
+        if backend != "torch":
+            import torch
+
+            from index.onnx_runtime import OnnxEncoder, Unsupported
+
+            cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
+            try:
+                self._onnx = OnnxEncoder(self._model, self.model_path, cache, threads=threads or torch.get_num_threads(),
+                                         quantize=quantize)
+                self.backend = "onnx"
+                if quantize:
+                    self.model_name += "+onnx-int8"
+                return
+            except Unsupported as exc:
+                if backend == "onnx":
+                    raise ValueError(f"the ONNX backend cannot run this model: {exc}") from exc
+                log.warning("embedding with torch instead of ONNX Runtime: %s", exc)
         if quantize:
             # int8 dynamic quantization of the Linear layers: ~2.4x faster on CPU, vectors move a
             # little (the name changes, so an index never mixes the two; see README for the eval)
@@ -43,28 +70,6 @@ class Embedder:
                 warnings.simplefilter("ignore")
                 self._model = torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
             self.model_name += "+int8"
-        self.dim = int(self._model.get_embedding_dimension())
-        self.max_seq_length = int(self._model.max_seq_length)
-        self._lock = threading.Lock()  # a torch module is not re-entrant across threads
-        # ONNX Runtime computes the same vectors (cosine > 0.99999 to torch's, tested) ~1.7x faster;
-        # "auto" falls back to torch when it cannot (int8 is a torch-only option)
-        if backend not in ("auto", "onnx", "torch"):
-            raise ValueError(f"embedding backend must be auto, onnx or torch, not {backend!r}")
-        self._onnx = None
-        self.backend = "torch"
-        if backend != "torch" and not quantize:
-            import torch
-
-            from index.onnx_runtime import OnnxEncoder, Unsupported
-
-            cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
-            try:
-                self._onnx = OnnxEncoder(self._model, self.model_path, cache, threads=threads or torch.get_num_threads())
-                self.backend = "onnx"
-            except Unsupported as exc:
-                if backend == "onnx":
-                    raise ValueError(f"the ONNX backend cannot run this model: {exc}") from exc
-                log.warning("embedding with torch instead of ONNX Runtime: %s", exc)
 
     @classmethod
     def from_settings(cls, settings, threads: int = 0) -> "Embedder":
@@ -72,6 +77,21 @@ class Embedder:
         return cls(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size,
                    quantize=settings.embed_quantize, backend=settings.embed_backend,
                    onnx_cache_dir=settings.onnx_cache_dir, threads=settings.embed_threads or threads)
+
+    @property
+    def batch_dependent(self) -> bool:
+        """int8 ONNX scales activations per call: a text's vector moves with its batch mates, so
+        questions are embedded one per call (an answer must not depend on the load)."""
+        return self._onnx is not None and self.model_name.endswith("+onnx-int8")
+
+    @property
+    def can_late_chunk(self) -> bool:
+        return self._onnx is not None
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """(text vectors, span vectors per text; None where truncation cut a span): ONNX only."""
+        with self._lock:
+            return self._onnx.encode_spans(texts, spans, self.batch_size)
 
     @property
     def tokenizer(self):

@@ -63,6 +63,7 @@ class HybridIndex:
         for_writing: bool = False,
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
+        late_sentences: bool = False,
     ):
         self.dir = Path(index_dir)
         self.embedder = embedder
@@ -72,7 +73,9 @@ class HybridIndex:
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
         self.nprobe = nprobe
-        self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap)
+        self.late_sentences = late_sentences
+        self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
+                                          "late" if late_sentences and embedder.can_late_chunk else "separate")
         db = self.dir / DB_NAME
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
@@ -101,6 +104,7 @@ class HybridIndex:
             ef_search=settings.hnsw_ef_search,
             nprobe=settings.ivf_nprobe,
             quick_check_bytes=int(settings.quick_check_mb * 1e6),
+            late_sentences=settings.sentence_vectors == "late",
             **kw,
         )
 
@@ -194,9 +198,11 @@ class HybridIndex:
                 old.unlink(missing_ok=True)
 
     # ---- preparing documents (no writes) ----------------------------------------------------
-    def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None) -> list[Bundle]:
+    def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None,
+                encode_spans=None) -> list[Bundle]:
         """Chunk, split and embed documents, batching the model calls across all of them.
-        `encode(texts, progress)`: the service's, which embeds in slices that questions overtake."""
+        `encode(texts, progress)` / `encode_spans(texts, spans)`: the service's, which embed in
+        slices that questions overtake."""
         pieces = []
         chunk_texts: list[str] = []
         sentence_texts: list[str] = []
@@ -210,8 +216,11 @@ class HybridIndex:
             pieces.append((doc, chunks, units, alone, match_texts))
             chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
             sentence_texts.extend(alone)
-        vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
-        chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
+        if self.late_sentences and self.embedder.can_late_chunk:
+            chunk_vecs, sent_vecs = self._late(pieces, chunk_texts, sentence_texts, encode, encode_spans)
+        else:
+            vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
+            chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
         bundles, ci, si = [], 0, 0
         for doc, chunks, units, alone, match_texts in pieces:
             bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)],
@@ -219,6 +228,38 @@ class HybridIndex:
             ci += len(chunks)
             si += len(units)
         return bundles
+
+    def _late(self, pieces, chunk_texts: list[str], sentence_texts: list[str], encode, encode_spans):
+        """Chunk vectors, and sentence vectors pooled from the chunk pass ("late chunking": one
+        forward pass instead of two). A sentence is read in the first chunk that holds it; one cut
+        off by the model's window is embedded on its own."""
+        spans: list[list[tuple[int, int]]] = []
+        where: list[tuple[int, int] | None] = []  # per sentence of sentence_texts: (chunk, span)
+        ci = 0
+        for doc, chunks, units, _alone, _match in pieces:
+            owner: dict[Span, tuple[int, int]] = {}
+            for ch in chunks:
+                prefix = len(chunk_texts[ci]) - len(ch.text)  # the title line before the chunk
+                mine: list[tuple[int, int]] = []
+                for u in ch.sentences:
+                    if u not in owner:
+                        owner[u] = (ci, len(mine))
+                        mine.append((prefix + u.start - ch.start, prefix + u.end - ch.start))
+                spans.append(mine)
+                ci += 1
+            where.extend(owner.get(u) for u in units)
+        chunk_vecs, span_vecs = (encode_spans or self.embedder.encode_spans)(chunk_texts, spans)
+        sent_vecs = np.zeros((len(sentence_texts), chunk_vecs.shape[1]), dtype=np.float32)
+        missing = []
+        for i, w in enumerate(where):
+            v = span_vecs[w[0]][w[1]] if w is not None else None
+            if v is None:
+                missing.append(i)
+            else:
+                sent_vecs[i] = v
+        if missing:
+            sent_vecs[missing] = (encode or self.embedder.encode)([sentence_texts[i] for i in missing], progress=False)
+        return chunk_vecs, sent_vecs
 
     # ---- the write path ---------------------------------------------------------------------
     def apply(self, bundles: list[Bundle], removals: list[str], wipe: bool = False) -> None:

@@ -16,7 +16,8 @@ class IndexMismatch(RuntimeError):
     pass
 
 
-def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int) -> dict:
+def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int,
+                      sentence_vectors: str = "separate") -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "pipeline_version": PIPELINE_VERSION,
@@ -26,6 +27,7 @@ def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int
         "sentence_splitter": "blingfire",
         "chunk_tokens": chunk_tokens,
         "chunk_overlap_sentences": overlap,
+        "sentence_vectors": sentence_vectors,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -33,14 +35,18 @@ def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int
 # keys that make stored vectors or offsets meaningless when they differ
 _HARD = ("format_version", "embedding_model", "embedding_dim")
 # keys that only matter when new documents would be mixed with old ones
-_PIPELINE = ("pipeline_version", "tokenizer", "sentence_splitter", "chunk_tokens", "chunk_overlap_sentences")
+_PIPELINE = ("pipeline_version", "tokenizer", "sentence_splitter", "chunk_tokens", "chunk_overlap_sentences",
+             "sentence_vectors")
+# what an index written before a key existed was built with
+_DEFAULTS = {"sentence_vectors": "separate"}
 
 
 def check_compatible(found: dict | None, expected: dict, for_writing: bool) -> None:
     if not found:
         return
     keys = _HARD + (_PIPELINE if for_writing else ())
-    diffs = [f"{k}: index has {found.get(k)!r}, this run uses {expected.get(k)!r}" for k in keys if found.get(k) != expected.get(k)]
+    diffs = [f"{k}: index has {found.get(k)!r}, this run uses {expected.get(k)!r}" for k in keys
+             if found.get(k, _DEFAULTS.get(k)) != expected.get(k)]
     if diffs:
         raise IndexMismatch(
             "the index was built with different settings (" + "; ".join(diffs) + "); "

@@ -54,7 +54,7 @@ def _pooling(st_model) -> tuple[str, bool]:
 
 
 class OnnxEncoder:
-    def __init__(self, st_model, model_dir: Path, cache_dir: Path, threads: int):
+    def __init__(self, st_model, model_dir: Path, cache_dir: Path, threads: int, quantize: bool = False):
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -65,6 +65,8 @@ class OnnxEncoder:
         self.path = Path(cache_dir) / f"{Path(model_dir).name}-{_weights_digest(Path(model_dir))}.onnx"
         if not self.path.exists():
             self._export(st_model)
+        if quantize:
+            self.path = self._quantized(self.path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
@@ -114,6 +116,36 @@ class OnnxEncoder:
             Path(tmp).unlink(missing_ok=True)
             raise Unsupported(f"export failed: {exc}") from exc
 
+    @staticmethod
+    def _quantized(fp32: Path) -> Path:
+        """int8 weights (per output channel: per-tensor scales cost the reader over a point of F1,
+        eval/export_reader.py), activations quantized per batch at run time; cached beside fp32."""
+        dst = fp32.with_name(fp32.stem + "-int8.onnx")
+        if dst.exists():
+            return dst
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError as exc:
+            raise Unsupported("onnxruntime.quantization is missing") from exc
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".onnx.tmp")
+        os.close(fd)
+        try:
+            import logging
+
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # its "consider pre-processing" hint is logged on the root logger
+            try:
+                quantize_dynamic(str(fp32), tmp, weight_type=QuantType.QInt8, per_channel=True)
+            finally:
+                root.setLevel(level)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dst)
+        except Exception as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise Unsupported(f"int8 quantization failed: {exc}") from exc
+        return dst
+
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
         out: np.ndarray | None = None
@@ -141,3 +173,41 @@ class OnnxEncoder:
             out[idx] = vecs
         assert out is not None, "encode() needs at least one text"
         return out
+
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int
+                     ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """Each text's vector and, from the same forward pass, a vector for each of its character
+        spans: the mean of the span's token states ("late chunking": a sentence read in its chunk's
+        context, without a pass of its own). A span whose tokens were cut off by truncation is None."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        span_out: list[list[np.ndarray | None]] = [[] for _ in texts]
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="np", return_offsets_mapping=True)
+            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
+                    if k in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            mask = enc["attention_mask"][..., None].astype(np.float32)
+            vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None) if self.mode == "mean" \
+                else hidden[:, 0]
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = _unit(vecs) if self.normalize else vecs
+            offsets = enc["offset_mapping"]
+            for r, j in enumerate(idx):
+                starts, ends = offsets[r, :, 0], offsets[r, :, 1]
+                real = (ends > starts) & (enc["attention_mask"][r] > 0)  # special and pad tokens are (0, 0)
+                for s, e in spans[j]:
+                    sel = real & (starts >= s) & (ends <= e)
+                    if not sel.any() or ends[real].max() < e - 1:  # cut off (partly) by truncation
+                        span_out[j].append(None)
+                        continue
+                    v = hidden[r, sel].mean(axis=0)
+                    span_out[j].append(_unit(v[None])[0] if self.normalize else v)
+        return out, span_out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)

@@ -45,8 +45,12 @@ class QueryEncoder:
     def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8):
         self.embedder = embedder
         self.bulk_slice = bulk_slice
-        self._thread = ModelThread(lambda texts: list(embedder.encode(texts, progress=False)), max_batch,
-                                   "citeqa-encoder")
+        self._thread = ModelThread(self._encode_questions, max_batch, "citeqa-encoder")
+
+    def _encode_questions(self, texts: list[str]) -> list[np.ndarray]:
+        if self.embedder.batch_dependent:  # int8: one call per question, see Embedder.batch_dependent
+            return [self.embedder.encode([t], progress=False)[0] for t in texts]
+        return list(self.embedder.encode(texts, progress=False))
 
     def encode(self, text: str) -> np.ndarray:
         return self.submit(text).result()
@@ -59,6 +63,14 @@ class QueryEncoder:
         parts = [self._thread.later(lambda part=texts[i:i + n]: self.embedder.encode(part, progress=False))
                  for i in range(0, len(texts), n)]
         return np.concatenate([p.result() for p in parts])
+
+    def encode_spans_bulk(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """`Embedder.encode_spans` in slices on the model thread, like `encode_bulk`."""
+        n = self.bulk_slice
+        parts = [self._thread.later(lambda a=texts[i:i + n], b=spans[i:i + n]: self.embedder.encode_spans(a, b))
+                 for i in range(0, len(texts), n)]
+        results = [p.result() for p in parts]
+        return np.concatenate([r[0] for r in results]), [s for r in results for s in r[1]]
 
     def submit(self, text: str) -> Future:
         """Queue a text for the model thread; the future holds its vector."""
@@ -216,7 +228,8 @@ class Engine:
         clean = make_document(doc_id, doc.text, kind=kind, source=f"api:{filename or doc_id}", title=doc.title,
                               date=doc.date.isoformat() if doc.date else None)
         created = self.index.store.document(doc_id) is None
-        self.index.apply(self.index.prepare([clean], progress=False, encode=self.encoder.encode_bulk), [])
+        self.index.apply(self.index.prepare([clean], progress=False, encode=self.encoder.encode_bulk,
+                                            encode_spans=self.encoder.encode_spans_bulk), [])
         return self.document(doc_id), created
 
     def delete_document(self, doc_id: str) -> bool:

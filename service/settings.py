@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # an uploaded document is embedded in slices of this many texts; a question waits for one slice
     # at most (~8 texts: ~60 ms on 2 cores), never for the whole document
     upload_embed_slice: int = Field(8, ge=1, le=1024)
+    # sentence vectors: "separate" embeds each sentence in a pass of its own; "late" pools them from
+    # the chunk's pass (one pass instead of two; ONNX backend only). Part of the index's manifest.
+    sentence_vectors: Literal["separate", "late"] = "separate"
 
     # `citeqa ingest` skips larger files with a message (ingest is linear, ~0.5 s/MB before
     # embedding, but embedding a 20 MB file takes about half an hour on 2 cores)

@@ -36,7 +36,10 @@ def test_exported_model_is_cached_and_reused(tmp_path):
 
 
 def test_int8_and_unknown_backends(tmp_path):
-    assert Embedder.from_settings(Settings(embed_quantize=True, onnx_cache_dir=tmp_path)).backend == "torch"
+    # int8 on ONNX Runtime by default; on torch (its own dynamic quantization) when asked for
+    assert Embedder.from_settings(Settings(embed_quantize=True, onnx_cache_dir=tmp_path)).backend == "onnx"
+    torch8 = Embedder.from_settings(Settings(embed_quantize=True, embed_backend="torch"))
+    assert torch8.backend == "torch" and torch8.model_name.endswith("+int8")
     with pytest.raises(ValueError, match="backend"):
         Embedder(Settings().resolved_model_path(), backend="tensorrt")
 
@@ -55,3 +58,69 @@ def test_an_unwritable_cache_falls_back_to_torch(tmp_path):
     blocker.write_text("not a directory")
     e = Embedder.from_settings(Settings(onnx_cache_dir=blocker / "onnx"))
     assert e.backend == "torch" and e.encode(["x"], progress=False).shape == (1, 384)
+
+
+# ---- late chunking and int8 (issue 13's throughput levers) ------------------------------------
+LATE_TEXT = ("Seoul talks\nThe defense ministers met in Seoul on Tuesday. They agreed to share missile warning "
+             "data from December. Japan joined the talks later.")
+
+
+def _spans(text):
+    import re
+
+    return [(m.start(), m.end()) for m in re.finditer(r"[^.\n]+\.", text)]
+
+
+def test_late_chunk_span_vectors_come_from_the_text_pass(embedder):
+    if not embedder.can_late_chunk:
+        pytest.skip("late chunking needs the ONNX backend")
+    spans = _spans(LATE_TEXT)
+    text_vecs, span_vecs = embedder.encode_spans([LATE_TEXT, "Short one. Two."], [spans, [(0, 10)]])
+    assert np.allclose(text_vecs, embedder.encode([LATE_TEXT, "Short one. Two."]), atol=1e-5)
+    assert len(span_vecs[0]) == len(spans) and all(abs(np.linalg.norm(v) - 1) < 1e-4 for v in span_vecs[0])
+    # each span vector is about its own sentence: the question about the data matches the data sentence
+    q = embedder.encode(["When will missile warning data be shared?"])[0]
+    assert int(np.argmax([q @ v for v in span_vecs[0]])) == 1
+    # a span the model's window cut off has no vector (the caller embeds it on its own)
+    long_text = "word " * 400 + "The end."
+    _, cut = embedder.encode_spans([long_text], [[(len(long_text) - 8, len(long_text))]])
+    assert cut == [[None]]
+
+
+def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
+    if not embedder.can_late_chunk:
+        pytest.skip("late chunking needs the ONNX backend")
+    from index.hybrid import HybridIndex
+    from index.ingest import ingest
+    from service.settings import REPO_ROOT
+
+    seeds = sorted((REPO_ROOT / "seeds").glob("*.txt"))[:2]
+    idx = HybridIndex(tmp_path / "late", embedder, create=True, for_writing=True, late_sentences=True)
+    try:
+        report = ingest(idx, seeds, progress=False)
+        assert report.sentences_embedded > report.chunks_embedded > 0
+        assert idx.store.manifest()["sentence_vectors"] == "late"
+        rows = [r for rows in idx.store.doc_sentences([d.doc_id for d in idx.store.documents()]).values() for r in rows]
+        assert len(rows) == report.sentences_embedded
+        assert all(abs(np.linalg.norm(r.vector) - 1) < 1e-3 for r in rows)
+    finally:
+        idx.close()
+    # the index remembers how its sentence vectors were made: a writer with the other setting is refused
+    from index.manifest import IndexMismatch
+
+    with pytest.raises(IndexMismatch, match="sentence_vectors"):
+        HybridIndex(tmp_path / "late", embedder, for_writing=True)
+
+
+def test_int8_onnx_embedder_is_close_and_marked(embedder):
+    from index.embedding import Embedder
+    from service.settings import Settings
+
+    s = Settings()
+    int8 = Embedder.from_settings(s.model_copy(update={"embed_quantize": True}))
+    if int8.backend != "onnx":
+        pytest.skip("int8 ONNX needs the ONNX backend")
+    assert int8.model_name.endswith("+onnx-int8") and int8.batch_dependent and not embedder.batch_dependent
+    texts = [LATE_TEXT, "Japan joined the talks later."]
+    cos = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
+    assert (cos > 0.97).all(), cos
