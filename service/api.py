@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import threading
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 from service.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
 from index.loading import BadInput
 from index.store import StoreFull, StoreReadOnly
 from service.engine import Engine
+from service.streaming import MEDIA_TYPE, ask_events, wants_stream
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
                              DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
 
@@ -68,10 +69,17 @@ def readyz(state: ServiceState = Depends(get_state)):
     return Ready(status="ready", documents=state.engine.index.store.counts()["documents"])
 
 
-@router.post("/api/ask", response_model=AskResponse, tags=["answers"], responses={**BAD_BODY, **NOT_READY},
+@router.post("/api/ask", response_model=AskResponse, tags=["answers"],
+             responses={**BAD_BODY, **NOT_READY,
+                        200: {"content": {"text/event-stream": {}},
+                              "description": "The answer; with `stream: true` or `Accept: text/event-stream`, "
+                                             "Server-Sent Events `passages`, `token`…, `final` (or `error`)"}},
              summary="Answer a question from the articles, citing exact sentences")
-def ask(req: AskRequest, engine: Engine = Depends(get_engine)) -> AskResponse:
-    return engine.ask(req.question, top_k=req.top_k, filters=req.filters)
+def ask(req: AskRequest, request: Request, engine: Engine = Depends(get_engine)):
+    if wants_stream(req, request.headers.get("accept")):
+        return StreamingResponse(ask_events(engine, req), media_type=MEDIA_TYPE,
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return engine.ask(req.question, top_k=req.top_k, filters=req.filters, history=req.history)
 
 
 @router.post("/api/search", response_model=SearchResponse, tags=["answers"], responses={**BAD_BODY, **NOT_READY},

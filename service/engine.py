@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -22,6 +23,7 @@ from service.answerers.base import Answer, Answerer
 from service.answerers.factory import create as create_answerer
 from service.model_thread import ModelThread
 from service.doc_ids import id_from_filename
+from service.followup import Turn, resolve
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
 from service.schemas import (AskResponse, Citation, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
@@ -78,6 +80,16 @@ class QueryEncoder:
 
     def close(self) -> None:
         self._thread.close()
+
+
+@dataclass
+class Retrieved:
+    question: str  # as asked
+    searched: str  # resolved against the history
+    qvec: np.ndarray
+    hits: list[Hit]
+    t0: float
+    t1: float
 
 
 class Engine:
@@ -183,24 +195,45 @@ class Engine:
         qvec, lexical = self.embed_while(query, lambda: self.retriever.lexical(query, top_k, filters))
         return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
 
-    def ask(self, question: str, top_k: int = 5, filters: Filters | None = None) -> AskResponse:
-        return self.answer(question, top_k, filters)[0]
+    def ask(self, question: str, top_k: int = 5, filters: Filters | None = None,
+            history: list | None = None) -> AskResponse:
+        return self.answer(question, top_k, filters, history)[0]
 
-    def answer(self, question: str, top_k: int = 5, filters: Filters | None = None) -> tuple[AskResponse, Answer]:
-        """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
+    def retrieve_for(self, question: str, top_k: int = 5, filters: Filters | None = None,
+                     history: list | None = None) -> "Retrieved":
+        """The first half of `answer`: the question resolved against the history, embedded, searched."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
-        qvec, hits = self._embed_and_retrieve(question, top_k, filters)
-        t1 = time.perf_counter()
-        answer = self.answerer.run(question, qvec, hits)
+        turns = [Turn(h.question, h.answer, h.short_answer) if not isinstance(h, Turn) else h for h in history or []]
+        searched = resolve(question, turns)
+        qvec, hits = self._embed_and_retrieve(searched, top_k, filters)
+        return Retrieved(question, searched, qvec, hits, t0, time.perf_counter())
+
+    def passages_of(self, got: "Retrieved") -> list[Passage]:
+        return self._passages(got.hits)
+
+    def answer(self, question: str, top_k: int = 5, filters: Filters | None = None,
+               history: list | None = None) -> tuple[AskResponse, Answer]:
+        """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
+        return self.finish(self.retrieve_for(question, top_k, filters, history))
+
+    def stream_tokens(self, got: "Retrieved"):
+        """The answer's text as it is written: only a generative answerer writes (none yet)."""
+        return iter(())
+
+    def finish(self, got: "Retrieved") -> tuple[AskResponse, Answer]:
+        """The second half of `answer`: read the passages, cite, respond."""
+        question, hits, t0, t1 = got.question, got.hits, got.t0, got.t1
+        answer = self.answerer.run(got.searched, got.qvec, hits)
         if answer.order and self.settings.reader_orders_passages:
             hits = [hits[i] for i in answer.order]
         passages = self._passages(hits)
         t2 = time.perf_counter()
         return AskResponse(
-            question=question, answer=answer.text, short_answer=answer.short_answer,
+            question=question, standalone_question=got.searched if got.searched != question else None,
+            answer=answer.text, short_answer=answer.short_answer,
             short_answer_span=answer.short_span, abstained=answer.abstained,
             confidence=round(answer.confidence, 4), citations=self._paged(answer.citations), passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),

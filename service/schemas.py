@@ -26,12 +26,24 @@ def _question(v: str) -> str:
     return v
 
 
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS)
+    answer: str = Field("", max_length=20_000)
+    short_answer: str | None = Field(None, max_length=2_000, description="the turn's short answer, when it had one")
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, examples=["When did real-time missile-data sharing start?"])
     top_k: int = Field(5, ge=1, le=20)
     filters: Filters | None = None
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=50,
+                                       description="the conversation so far, oldest first: follow-ups are resolved from it")
+    stream: bool = Field(False, description="answer as Server-Sent Events: `passages`, then `final` (also with "
+                                            "`Accept: text/event-stream`)")
 
     _strip = field_validator("question")(_question)
 
@@ -86,6 +98,8 @@ class Timings(BaseModel):
 
 class AskResponse(BaseModel):
     question: str
+    standalone_question: str | None = Field(None, description="the question searched, when a follow-up was "
+                                                               "resolved from the history")
     answer: str
     short_answer: str | None
     short_answer_span: AnswerSpan | None = None

@@ -73,7 +73,7 @@ def test_ask_anchor_question(client):
     r = client.post("/api/ask", json={"question": ANCHOR_QUESTION})
     assert r.status_code == 200, r.text
     data = r.json()
-    assert set(data) == {"question", "answer", "short_answer", "short_answer_span", "abstained", "confidence",
+    assert set(data) == {"question", "standalone_question", "answer", "short_answer", "short_answer_span", "abstained", "confidence",
                          "citations", "passages", "timings_ms"}
     assert not data["abstained"]
     assert "December 2023" in data["answer"] and "December 2023" in data["short_answer"]
@@ -82,8 +82,8 @@ def test_ask_anchor_question(client):
     assert set(span) == {"n", "doc_id", "start", "end"} and span["n"] == 1 and span["doc_id"] == ANCHOR_DOC
     c1 = data["citations"][0]
     assert c1["n"] == 1 and c1["doc_id"] == ANCHOR_DOC and "December 2023" in c1["quote"]
-    assert set(c1) == {"n", "doc_id", "title", "date", "chunk_id", "quote", "start", "end", "score"}
-    assert set(data["passages"][0]) == {"doc_id", "chunk_id", "title", "date", "text", "start", "end", "score"}
+    assert set(c1) == {"n", "doc_id", "title", "date", "chunk_id", "quote", "start", "end", "score", "page"}
+    assert set(data["passages"][0]) == {"doc_id", "chunk_id", "title", "date", "text", "start", "end", "score", "page"}
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     assert 0 <= data["confidence"] <= 1
     check_citations(client, data)
