@@ -11,6 +11,7 @@ from service.deps import ServiceState, document_input, get_engine, get_state, ge
 from index.loading import BadInput
 from index.store import StoreFull, StoreReadOnly
 from service.engine import Engine
+from service.llm.client import LLMError
 from service.streaming import MEDIA_TYPE, ask_events, wants_stream
 from service.schemas import (AskRequest, AskResponse, DeleteResult, DocumentDetail, DocumentIn, DocumentSummary,
                              DocumentWritten, ErrorBody, SearchRequest, SearchResponse)
@@ -77,9 +78,19 @@ def readyz(state: ServiceState = Depends(get_state)):
              summary="Answer a question from the articles, citing exact sentences")
 def ask(req: AskRequest, request: Request, engine: Engine = Depends(get_engine)):
     if wants_stream(req, request.headers.get("accept")):
+        try:
+            engine.chosen(req.answerer)  # a request the server cannot serve is a 422, not a stream
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
         return StreamingResponse(ask_events(engine, req), media_type=MEDIA_TYPE,
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-    return engine.ask(req.question, top_k=req.top_k, filters=req.filters, history=req.history)
+    try:
+        return engine.ask(req.question, top_k=req.top_k, filters=req.filters, history=req.history,
+                          answerer=req.answerer)
+    except LLMError as exc:  # asked for the LLM by name: no silent fallback
+        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
+    except ValueError as exc:  # e.g. "llm" asked of a server without one
+        raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
 @router.post("/api/search", response_model=SearchResponse, tags=["answers"], responses={**BAD_BODY, **NOT_READY},

@@ -26,7 +26,8 @@ from service.doc_ids import id_from_filename
 from service.followup import Turn, resolve
 from service.reranking import SentenceReranker
 from service.retrieval import Hit, Lexical, Retriever
-from service.schemas import (AskResponse, Citation, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
+from service.llm.client import LLMError
+from service.schemas import (AskResponse, Citation, ClaimCheck, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
                              SearchResponse, Timings)
 from service.settings import Settings
 
@@ -90,6 +91,10 @@ class Retrieved:
     hits: list[Hit]
     t0: float
     t1: float
+    answerer: str = "reader"
+    explicit: bool = False  # the request named the answerer: no fallback when it fails
+    prepared: Answer | None = None  # the streamed LLM answer, checked
+    fallback: bool = False
 
 
 class Engine:
@@ -102,16 +107,45 @@ class Engine:
         self.retriever = Retriever(index, rrf_k=settings.rrf_k, candidates=settings.candidates, mode=mode,
                                    feedback_passages=settings.feedback_passages,
                                    feedback_terms=settings.feedback_terms, feedback_weight=settings.feedback_weight)
+        embedded = "auto" if settings.answerer == "llm" else settings.answerer
         self.answerer = answerer or create_answerer(
-            settings.answerer, store=index.store, abstain_threshold=settings.abstain_threshold,
+            embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words, reader_path=settings.resolved_reader_path(),
             reader_threads=settings.reader_threads,
         )
+        self.llm = self._llm_answerer(settings, index)
+        if settings.answerer == "llm" and self.llm is None:
+            raise EngineError("CITEQA_ANSWERER=llm needs CITEQA_LLM_URL (an OpenAI-compatible endpoint)")
         self.reranker = None
         if settings.rerank:
             scorer = self.answerer if hasattr(self.answerer, "sentence_scores") else create_answerer(
                 "extractive", store=index.store)  # another answerer: the extractive one still ranks sentences
             self.reranker = SentenceReranker(scorer.sentence_scores, prior=settings.rerank_prior)
+
+    def _llm_answerer(self, settings: Settings, index: HybridIndex):
+        if not settings.llm_url:
+            return None
+        from service.answerers.llm import LLMAnswerer
+        from service.llm.client import LLMClient
+
+        client = LLMClient(settings.llm_url, settings.llm_model,
+                           settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+                           timeout=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
+                           temperature=settings.llm_temperature)
+        return LLMAnswerer(client, index.store, self.encoder.encode, floor=settings.llm_support_floor,
+                           drop_unsupported=settings.llm_drop_unsupported)
+
+    def chosen(self, requested: str | None) -> tuple[str, bool]:
+        """(answerer name, whether the request asked for it by name)."""
+        if requested == "llm":
+            if self.llm is None:
+                raise ValueError("this server has no LLM configured (CITEQA_LLM_URL)")
+            return "llm", True
+        if requested in ("reader", "extractive"):
+            if requested != self.answerer.name:
+                raise ValueError(f"this server answers with {self.answerer.name!r}, not {requested!r}")
+            return requested, True
+        return ("llm" if self.settings.answerer == "llm" else self.answerer.name), False
 
     @classmethod
     def load(cls, settings: Settings, ingest_if_needed: bool = False, embedder: Embedder | None = None,
@@ -196,37 +230,69 @@ class Engine:
         return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
 
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None,
-            history: list | None = None) -> AskResponse:
-        return self.answer(question, top_k, filters, history)[0]
+            history: list | None = None, answerer: str | None = None) -> AskResponse:
+        return self.answer(question, top_k, filters, history, answerer)[0]
 
     def retrieve_for(self, question: str, top_k: int = 5, filters: Filters | None = None,
-                     history: list | None = None) -> "Retrieved":
+                     history: list | None = None, answerer: str | None = None) -> "Retrieved":
         """The first half of `answer`: the question resolved against the history, embedded, searched."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        name, explicit = self.chosen(answerer)
         t0 = time.perf_counter()
         turns = [Turn(h.question, h.answer, h.short_answer) if not isinstance(h, Turn) else h for h in history or []]
         searched = resolve(question, turns)
+        if turns and name == "llm":  # the LLM condenses the follow-up; the rule above when it cannot
+            try:
+                searched = self.llm.condense(question, [(t.question, t.answer) for t in turns])
+            except LLMError as exc:
+                log.warning("the LLM could not condense the follow-up (%s); resolved without it", exc)
         qvec, hits = self._embed_and_retrieve(searched, top_k, filters)
-        return Retrieved(question, searched, qvec, hits, t0, time.perf_counter())
+        return Retrieved(question, searched, qvec, hits, t0, time.perf_counter(), name, explicit)
 
     def passages_of(self, got: "Retrieved") -> list[Passage]:
         return self._passages(got.hits)
 
     def answer(self, question: str, top_k: int = 5, filters: Filters | None = None,
-               history: list | None = None) -> tuple[AskResponse, Answer]:
+               history: list | None = None, answerer: str | None = None) -> tuple[AskResponse, Answer]:
         """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
-        return self.finish(self.retrieve_for(question, top_k, filters, history))
+        return self.finish(self.retrieve_for(question, top_k, filters, history, answerer))
 
     def stream_tokens(self, got: "Retrieved"):
-        """The answer's text as it is written: only a generative answerer writes (none yet)."""
-        return iter(())
+        """The answer's text as the LLM writes it (nothing for the extractive answerers); the checked
+        answer is kept on `got` for `finish`."""
+        if got.answerer != "llm":
+            return
+        try:
+            for piece in self.llm.stream(got.searched, got.hits):
+                if isinstance(piece, str):
+                    yield piece
+                else:
+                    got.prepared = piece
+        except LLMError:
+            if got.explicit:
+                raise
+            got.fallback = True  # the embedded answerer answers in finish()
+
+    def _run(self, got: "Retrieved") -> Answer:
+        if got.prepared is not None:
+            return got.prepared
+        if got.answerer == "llm" and not got.fallback:
+            try:
+                return self.llm.run(got.searched, got.qvec, got.hits)
+            except LLMError as exc:
+                if got.explicit:
+                    raise
+                log.warning("the LLM failed (%s); answering with the embedded answerer", exc)
+                got.fallback = True
+        return self.answerer.run(got.searched, got.qvec, got.hits)
 
     def finish(self, got: "Retrieved") -> tuple[AskResponse, Answer]:
         """The second half of `answer`: read the passages, cite, respond."""
         question, hits, t0, t1 = got.question, got.hits, got.t0, got.t1
-        answer = self.answerer.run(got.searched, got.qvec, hits)
+        answer = self._run(got)
+        used_llm = got.answerer == "llm" and not got.fallback
         if answer.order and self.settings.reader_orders_passages:
             hits = [hits[i] for i in answer.order]
         passages = self._passages(hits)
@@ -238,6 +304,9 @@ class Engine:
             confidence=round(answer.confidence, 4), citations=self._paged(answer.citations), passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),
                                total=round((t2 - t0) * 1000, 3)),
+            answerer="llm" if used_llm else self.answerer.name, model=self.llm.client.model if used_llm else None,
+            claims=[ClaimCheck(**c) for c in answer.debug.get("claims", [])] if used_llm else None,
+            fallback=got.fallback,
         ), answer
 
     # ---- documents ----------------------------------------------------------------------------
@@ -273,6 +342,8 @@ class Engine:
         return True
 
     def close(self) -> None:
+        if self.llm is not None:
+            self.llm.client.close()
         self.encoder.close()
         runner = getattr(self.answerer, "runner", None)
         if runner is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,6 +45,8 @@ class AskRequest(BaseModel):
                                        description="the conversation so far, oldest first: follow-ups are resolved from it")
     stream: bool = Field(False, description="answer as Server-Sent Events: `passages`, then `final` (also with "
                                             "`Accept: text/event-stream`)")
+    answerer: Literal["llm", "reader", "extractive"] | None = Field(
+        None, description="this request's answerer (default: the configured one); \"llm\" needs CITEQA_LLM_URL")
 
     _strip = field_validator("question")(_question)
 
@@ -96,6 +99,13 @@ class Timings(BaseModel):
     total: float
 
 
+class ClaimCheck(BaseModel):
+    text: str = Field(..., description="one sentence of the generated answer, without its markers")
+    citations: list[int] = Field(..., description="the [n] it cites")
+    supported: bool
+    reason: str | None = Field(None, description="why it is not supported")
+
+
 class AskResponse(BaseModel):
     question: str
     standalone_question: str | None = Field(None, description="the question searched, when a follow-up was "
@@ -108,6 +118,10 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     passages: list[Passage]
     timings_ms: Timings
+    answerer: str = Field("reader", description="llm, reader or extractive")
+    model: str | None = Field(None, description="the LLM's model name (answerer llm)")
+    claims: list[ClaimCheck] | None = Field(None, description="each generated sentence checked against its citations")
+    fallback: bool = Field(False, description="the LLM failed and the embedded answerer answered instead")
 
 
 class SearchResponse(BaseModel):

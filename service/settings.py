@@ -73,7 +73,19 @@ class Settings(BaseSettings):
     rerank_prior: float = Field(0.05, ge=0.0, le=10.0)
     # reader: the learned extractive reader (service/reader/model, `citeqa train-reader`);
     # extractive: the heuristic sentence picker; auto: the reader when its model is there
-    answerer: Literal["auto", "reader", "extractive"] = "auto"
+    # llm: an OpenAI-compatible LLM writes the answer, every claim checked (service/answerers/llm.py);
+    # it needs llm_url, and falls back to the embedded answerer (`fallback: true`) when it fails
+    answerer: Literal["auto", "reader", "extractive", "llm"] = "auto"
+    llm_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama); requests may then ask for "llm"
+    llm_model: str = "default"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(60.0, gt=0, le=3600)
+    llm_max_tokens: int = Field(300, ge=1, le=8192)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    # an unsupported claim is shown marked (false) or left out (true)
+    llm_drop_unsupported: bool = False
+    # a cited sentence must be among the 3 offered ones closest to the claim, or at least this close
+    llm_support_floor: float = Field(0.5, ge=-1.0, le=1.0)
     reader_path: Path | None = None  # None: the model shipped in service/reader/model
     reader_threads: int = Field(0, ge=0, le=256)  # ONNX Runtime threads of the reader; 0: all cores
     # None: the calibrated threshold (the reader's calibration.json, fitted on held-out SQuAD

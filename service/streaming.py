@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 
 from service.engine import Engine
+from service.llm.client import LLMError
 from service.schemas import AskRequest
 
 log = logging.getLogger("citeqa.service")
@@ -26,7 +27,8 @@ def wants_stream(req: AskRequest, accept: str | None) -> bool:
 
 def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
     try:
-        got = engine.retrieve_for(req.question, top_k=req.top_k, filters=req.filters, history=req.history)
+        got = engine.retrieve_for(req.question, top_k=req.top_k, filters=req.filters, history=req.history,
+                                  answerer=req.answerer)
         yield event("passages", {"question": got.question, "standalone_question":
                                  got.searched if got.searched != got.question else None,
                                  "passages": [p.model_dump() for p in engine.passages_of(got)]})
@@ -34,6 +36,8 @@ def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
             yield event("token", {"text": token})
         response, _ = engine.finish(got)
         yield event("final", response.model_dump(mode="json"))
+    except LLMError as exc:
+        yield event("error", {"detail": str(exc), "status": exc.status})
     except ValueError as exc:
         yield event("error", {"detail": str(exc), "status": 422})
     except Exception as exc:  # the status line is sent: say it in the stream, log the rest

@@ -1,0 +1,91 @@
+"""Each claim of an LLM's reply checked against the sentences it cites. Pure functions.
+
+A claim is supported only when (1) it cites at least one sentence, (2) every number it cites was
+offered, (3) every number, date and proper name in it occurs in the cited sentences, and (4) it is
+about what they say: a cited sentence is among the `top` offered sentences closest to the claim
+(embedding cosine), or at least `floor` close. Ranks, not a fixed cosine: a short claim and its long
+source sentence score 0.44 while being the best pair of the lot. This guards against citing another
+topic; it is not a proof of entailment (a claim can keep every name and still reverse a fact, which
+is why the page shows the cited sentence beside it).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"(?<![\w])[A-Z][\w'’.-]*[\w]")
+# capitalised because they start a sentence or are function words, not names
+_NOT_NAMES = {"The", "A", "An", "In", "On", "At", "It", "Its", "They", "He", "She", "This", "That", "These", "Those",
+              "There", "And", "But", "Or", "As", "By", "For", "From", "With", "After", "Before", "When", "While",
+              "According", "However", "I", "We", "His", "Her", "Their", "To", "Of", "If", "Yes", "No"}
+
+
+@dataclass
+class Claim:
+    text: str  # without its markers
+    cites: list[int] = field(default_factory=list)  # the numbers it cites, as written
+    supported: bool = False
+    reason: str | None = None
+
+
+def split_claims(reply: str, sentences_of) -> list[Claim]:
+    """The reply's sentences (`sentences_of(text) -> list[str]`), each with the markers in it."""
+    claims = []
+    for sent in sentences_of(reply):
+        cites = [int(n) for m in _MARKER.finditer(sent) for n in re.split(r"[,;]", m.group(1))]
+        text = _MARKER.sub("", sent).strip()
+        if text:
+            claims.append(Claim(text=text, cites=list(dict.fromkeys(cites))))
+        elif cites and claims:  # a marker on its own after the sentence: it belongs to the previous claim
+            claims[-1].cites += [c for c in cites if c not in claims[-1].cites]
+    return claims
+
+
+def _norm_number(s: str) -> str:
+    return s.replace(",", "")
+
+
+def facts(text: str) -> tuple[set[str], set[str]]:
+    """(numbers, proper names) of a text, as they must reappear in its evidence."""
+    numbers = {_norm_number(m.group(0)) for m in _NUMBER.finditer(text)}
+    names = set()
+    for m in _NAME.finditer(text):
+        word = m.group(0).rstrip(".")
+        if word in _NOT_NAMES:
+            continue
+        names.add(word)
+    return numbers, names
+
+
+def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: int = 3) -> Claim:
+    """`offered`: {n: sentence text}; `similarity(claim text) -> {n: cosine}` over the offered
+    sentences. Fills supported and reason."""
+    if not claim.cites:
+        return _verdict(claim, False, "cites no sentence")
+    unknown = [n for n in claim.cites if n not in offered]
+    if unknown:
+        return _verdict(claim, False, f"cites [{unknown[0]}], which was not offered")
+    evidence = " ".join(offered[n] for n in claim.cites)
+    ev_numbers = {_norm_number(m.group(0)) for m in _NUMBER.finditer(evidence)}
+    numbers, names = facts(claim.text)
+    missing_numbers = sorted(n for n in numbers if n not in ev_numbers)
+    if missing_numbers:
+        return _verdict(claim, False, f"“{missing_numbers[0]}” is not in the cited sentence")
+    low = evidence.lower()
+    missing_names = sorted(n for n in names if n.lower() not in low)
+    if missing_names:
+        return _verdict(claim, False, f"“{missing_names[0]}” is not in the cited sentence")
+    sims = similarity(claim.text)
+    best = max(claim.cites, key=lambda n: sims.get(n, -1.0))
+    rank = sum(v > sims.get(best, -1.0) for v in sims.values()) + 1
+    if rank > top and sims.get(best, -1.0) < floor:
+        return _verdict(claim, False, f"the cited sentence is about something else ({rank - 1} offered sentences "
+                                      f"match the claim better; similarity {sims.get(best, -1.0):.2f})")
+    return _verdict(claim, True, None)
+
+
+def _verdict(claim: Claim, ok: bool, reason: str | None) -> Claim:
+    claim.supported, claim.reason = ok, reason
+    return claim
