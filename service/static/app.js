@@ -24,78 +24,7 @@
   let lastOpener = null;
   let readerRequest = 0;
 
-  // ---- small helpers -----------------------------------------------------------------------
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value == null || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children) {
-      if (child != null && child !== false) node.append(child); // strings become text nodes
-    }
-    return node;
-  }
-
-  function describeError(body, status) {
-    const detail = body && body.detail;
-    if (typeof detail === "string" && detail) return detail;
-    if (Array.isArray(detail) && detail.length) {
-      return detail.map((e) => {
-        const loc = Array.isArray(e.loc) ? e.loc.filter((p) => p !== "body").join(".") : "";
-        return (loc ? loc + ": " : "") + (e.msg || "invalid");
-      }).join("; ");
-    }
-    return `The server answered HTTP ${status}.`;
-  }
-
-  async function api(path, options) {
-    let response;
-    try {
-      response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
-    } catch (err) {
-      throw new Error("Cannot reach the server. Is citeqa still running?");
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (err) {
-      body = null;
-    }
-    if (!response.ok) {
-      const error = new Error(describeError(body, response.status));
-      error.status = response.status;
-      throw error;
-    }
-    return body;
-  }
-
-  // Offsets from the server count Unicode code points (Python); JavaScript strings index UTF-16
-  // code units. Convert so astral characters (emoji, rare CJK) before a quote don't shift it.
-  function toUnits(text, codePoints) {
-    if (!/[\uD800-\uDFFF]/.test(text)) return Math.min(codePoints, text.length);
-    let unit = 0;
-    for (let cp = 0; cp < codePoints && unit < text.length; cp += 1) {
-      const c = text.charCodeAt(unit);
-      unit += c >= 0xd800 && c <= 0xdbff && unit + 1 < text.length ? 2 : 1;
-    }
-    return unit;
-  }
-
-  function formatDate(date) {
-    if (!date) return "Undated";
-    const d = new Date(date + "T00:00:00Z");
-    if (Number.isNaN(d.getTime())) return date;
-    return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
-  }
-
-  function snippet(text, max) {
-    const clean = text.replace(/\s+/g, " ").trim();
-    return clean.length > max ? clean.slice(0, max - 1).trimEnd() + "…" : clean;
-  }
+  const { el, api, toUnits, formatDate, snippet } = window.citeqaDom;
 
   function scrollToBottom() {
     scroller.scrollTop = scroller.scrollHeight;
@@ -217,6 +146,21 @@
     return el("li", {}, btn);
   }
 
+  // Each sentence an LLM wrote, checked against what it cites: unsupported ones struck, with why.
+  function claimList(claims) {
+    const bad = claims.filter((c) => !c.supported).length;
+    const list = el("ul", { class: "claims", "aria-label": "Checked claims" });
+    for (const c of claims) {
+      const text = c.supported ? el("span", {}, c.text) : el("del", {}, c.text);
+      list.append(el("li", { class: c.supported ? "claim ok" : "claim unsupported" },
+        el("span", { class: "claim-mark", "aria-hidden": "true" }, c.supported ? "✓" : "✗"), text,
+        c.supported ? null : el("span", { class: "claim-reason" }, ` — not supported: ${c.reason}`)));
+    }
+    return el("details", { class: "claims-box", open: bad > 0 },
+      el("summary", {}, bad ? `${bad} of ${claims.length} claims not supported by their sources` : `All ${claims.length} claims checked against their sources`),
+      list);
+  }
+
   function renderAnswer(data) {
     const abstained = Boolean(data.abstained);
     const card = el("section", { class: abstained ? "card answer abstained" : "card answer" });
@@ -248,6 +192,8 @@
       for (const p of data.passages.slice(0, 3)) list.append(passageItem(p, openPassage));
       card.append(list);
     }
+    if (!abstained && Array.isArray(data.claims) && data.claims.length) card.append(claimList(data.claims));
+    if (data.fallback) card.append(el("p", { class: "timing" }, "The LLM was unavailable: answered by the embedded reader"));
     if (data.timings_ms) {
       card.append(el("p", { class: "timing" }, `Answered in ${Math.round(data.timings_ms.total)} ms`));
     }
@@ -284,11 +230,27 @@
     scrollToBottom();
     setBusy(true);
     try {
-      const data = await api("/api/ask", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question, filters: (window.citeqaLibrary && window.citeqaLibrary.filters()) || undefined }),
+      const chat = window.citeqaStream;
+      let live = null;
+      const data = await chat.askStream({
+        question,
+        filters: (window.citeqaLibrary && window.citeqaLibrary.filters()) || undefined,
+        history: chat.history.slice(),
+      }, {
+        passages: (p) => {
+          if (p.standalone_question) turn.insertBefore(el("p", { class: "searched-as" }, `Searched as: ${p.standalone_question}`), pending);
+          pending.lastChild.textContent = `Reading ${p.passages.length} passages…`;
+        },
+        token: (t) => { // a generative answerer writes: show the text as it comes, checked at the end
+          if (!live) {
+            live = el("p", { class: "answer-text live" });
+            pending.replaceChildren(live);
+          }
+          live.textContent += t.text;
+          scrollToBottom();
+        },
       });
+      chat.remember(data);
       pending.replaceWith(renderAnswer(data));
     } catch (err) {
       pending.replaceWith(renderError(err.message));
@@ -410,6 +372,15 @@
   readerClose.addEventListener("click", closeReader);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !reader.hidden) closeReader();
+  });
+
+  // a new conversation: no history for follow-ups, an empty page
+  const welcomeTemplate = $("welcome") ? $("welcome").cloneNode(true) : null;
+  $("new-chat").addEventListener("click", () => {
+    window.citeqaStream.clear();
+    conversation.replaceChildren(...(welcomeTemplate ? [welcomeTemplate.cloneNode(true)] : []));
+    conversation.querySelectorAll(".example").forEach((btn) => btn.addEventListener("click", () => ask(btn.textContent)));
+    input.focus();
   });
 
   document.addEventListener("citeqa:documents-changed", () => {

@@ -27,28 +27,11 @@
   const chosen = new Set(); // doc ids the questions are limited to (empty: all)
   const waitingForKey = []; // uploads refused with 401, sent again once a key is given
 
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v == null || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children) if (c != null && c !== false) node.append(c);
-    return node;
-  }
+  const { el, describeError: detailOf } = window.citeqaDom;
 
   function authHeaders() {
     const key = sessionStorage.getItem(KEY);
     return key ? { Authorization: `Bearer ${key}` } : {};
-  }
-
-  function detailOf(body, status) {
-    const d = body && body.detail;
-    if (typeof d === "string" && d) return d;
-    if (Array.isArray(d) && d.length) return d.map((e) => e.msg || "invalid").join("; ");
-    return `HTTP ${status}`;
   }
 
   function changed() {

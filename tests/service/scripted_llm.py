@@ -17,6 +17,7 @@ class ScriptedLLM:
     def __init__(self):
         self.script: list = []  # str replies, int statuses, or callables(prompt) -> reply
         self.requests: list[dict] = []
+        self.chunk_delay = 0.0  # seconds between streamed chunks (a page test watches them arrive)
         app = FastAPI()
 
         @app.post("/v1/chat/completions")
@@ -31,6 +32,7 @@ class ScriptedLLM:
             if body.get("stream"):
                 def chunks():
                     for k in range(0, len(step), 7):  # a few characters a chunk, as a model would
+                        time.sleep(self.chunk_delay)
                         delta = {"choices": [{"index": 0, "delta": {"content": step[k:k + 7]}}]}
                         yield f"data: {json.dumps(delta)}\n\n"
                     yield "data: [DONE]\n\n"
