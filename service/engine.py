@@ -133,7 +133,8 @@ class Engine:
                            timeout=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
                            temperature=settings.llm_temperature)
         return LLMAnswerer(client, index.store, self.encoder.encode, floor=settings.llm_support_floor,
-                           drop_unsupported=settings.llm_drop_unsupported)
+                           drop_unsupported=settings.llm_drop_unsupported,
+                           reader=getattr(self.answerer, "runner", None))
 
     def chosen(self, requested: str | None) -> tuple[str, bool]:
         """(answerer name, whether the request asked for it by name)."""

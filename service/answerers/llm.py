@@ -27,13 +27,14 @@ class LLMAnswerer(Answerer):
     name = "llm"
 
     def __init__(self, client: LLMClient, store: Store, encode, floor: float = 0.5, drop_unsupported: bool = False,
-                 max_sentences: int = 40):
+                 max_sentences: int = 40, reader=None):
         self.client = client
         self.store = store
         self.encode = encode  # text -> unit vector (the query encoder's model thread)
         self.floor = floor
         self.drop_unsupported = drop_unsupported
         self.max_sentences = max_sentences
+        self.reader = reader  # the learned reader's runner (service/reader/runner.py), for read_back
 
     # ---- preprocess ---------------------------------------------------------------------------
     def offered(self, hits: list[Hit]) -> list[dict]:
@@ -76,7 +77,8 @@ class LLMAnswerer(Answerer):
         if NOT_FOUND.lower() in reply.lower() or not reply.strip():
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [], debug={"reply": reply, "claims": []})
         sims = self.similarities(offered)
-        claims = [check(c, {n: o["text"] for n, o in by_n.items()}, sims, self.floor)
+        claims = [check(c, {n: o["text"] for n, o in by_n.items()}, sims, self.floor,
+                        read=self._read if self.reader is not None else None)
                   for c in split_claims(reply, _sentences)]
         shown = [c for c in claims if c.supported or not self.drop_unsupported]
         if not shown or not any(c.supported for c in claims):
@@ -100,6 +102,11 @@ class LLMAnswerer(Answerer):
         supported = sum(c.supported for c in claims)
         return Answer(" ".join(parts), None, False, round(supported / len(claims), 4), citations,
                       debug={"reply": reply, "claims": _dump(shown, numbers)})
+
+    def _read(self, question: str, passage: str) -> str | None:
+        spans = self.reader.read(question, [passage])
+        best = spans[0] if spans else None
+        return passage[best.start:best.end] if best is not None and best.margin > 0 else None
 
     # ---- run ----------------------------------------------------------------------------------
     def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:

@@ -3,7 +3,10 @@
 A claim is supported only when (1) it cites at least one sentence, (2) every number it cites was
 offered, (3) every number, date and proper name in it occurs in the cited sentences, and (4) it is
 about what they say: a cited sentence is among the `top` offered sentences closest to the claim
-(embedding cosine), or at least `floor` close. Ranks, not a fixed cosine: a short claim and its long
+(embedding cosine), or at least `floor` close; and (5) with the learned reader at hand, the cited
+sentences answer the claim turned into a question: each of its facts (a number, a date, a name) in
+turn replaced by "what" ("Austin will visit Seoul in what?") must be read back from them, so a
+claim that takes its facts from the sentence but ties them together differently fails. Ranks, not a fixed cosine: a short claim and its long
 source sentence score 0.44 while being the best pair of the lot. This guards against citing another
 topic; it is not a proof of entailment (a claim can keep every name and still reverse a fact, which
 is why the page shows the cited sentence beside it).
@@ -59,9 +62,54 @@ def facts(text: str) -> tuple[set[str], set[str]]:
     return numbers, names
 
 
-def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: int = 3) -> Claim:
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
+           "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday")
+_DATE = re.compile(rf"\b(?:(?:{_MONTHS})(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?|\d{{1,2}}\s+(?:{_MONTHS})(?:\s+\d{{4}})?)\b")
+_NAME_RUN = re.compile(r"(?<![\w])[A-Z][\w'’.-]*[\w](?:\s+[A-Z][\w'’.-]*[\w])*")
+
+
+def cloze_questions(text: str, limit: int = 2) -> list[tuple[str, str]]:
+    """(question, fact): the claim with one fact replaced by a wh-word (when / how many / what): dates first ("December 2023"
+    whole), then numbers, then names (runs of capitalised words); not the claim's opening subject."""
+    found: list[tuple[int, int]] = []
+
+    def take(m) -> None:
+        if m.start() > 0 and not any(a < m.end() and m.start() < b for a, b in found) \
+                and m.group(0).split()[0] not in _NOT_NAMES:
+            found.append((m.start(), m.end()))
+
+    kinds: dict[tuple[int, int], str] = {}
+    for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("name", _NAME_RUN)):
+        for m in pattern.finditer(text):
+            before = len(found)
+            take(m)
+            if len(found) > before:
+                kinds[found[-1]] = kind
+    out = []
+    for a, b in found[:limit]:
+        head, tail = text[:a], text[b:].rstrip(" .!")
+        if kinds[(a, b)] == "date":  # "visit Seoul in March" -> "visit Seoul when?" (the reader reads wh-words)
+            head = re.sub(r"\b(?:in|on|at)\s+$", "", head)
+            word = "when"
+        else:
+            word = "how many" if kinds[(a, b)] == "number" else "what"
+        out.append((head + word + tail + "?", text[a:b]))
+    return out
+
+
+def read_back(claim_text: str, evidence: str, read) -> str | None:
+    """Why the cited sentences do not answer the claim's cloze questions (None: they do).
+    `read(question, passage) -> the reader's answer text, or None when it finds none`."""
+    for question, fact in cloze_questions(claim_text):
+        got = read(question, evidence)
+        if not got or fact.lower() not in got.lower():
+            return f"the cited sentence answers “{question}” with “{got or 'nothing'}”, not “{fact}”"
+    return None
+
+
+def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: int = 3, read=None) -> Claim:
     """`offered`: {n: sentence text}; `similarity(claim text) -> {n: cosine}` over the offered
-    sentences. Fills supported and reason."""
+    sentences; `read`: the reader (see read_back), optional. Fills supported and reason."""
     if not claim.cites:
         return _verdict(claim, False, "cites no sentence")
     unknown = [n for n in claim.cites if n not in offered]
@@ -83,6 +131,8 @@ def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: 
     if rank > top and sims.get(best, -1.0) < floor:
         return _verdict(claim, False, f"the cited sentence is about something else ({rank - 1} offered sentences "
                                       f"match the claim better; similarity {sims.get(best, -1.0):.2f})")
+    if read is not None and (why := read_back(claim.text, evidence, read)):
+        return _verdict(claim, False, why)
     return _verdict(claim, True, None)
 
 

@@ -140,3 +140,29 @@ def test_llm_asked_of_a_server_without_one_is_a_422(client):
     assert r.status_code == 422 and "CITEQA_LLM_URL" in r.json()["detail"]
     r = client.post("/api/ask", json={"question": QUESTION, "answerer": "llm", "stream": True})
     assert r.status_code == 422
+
+
+# ---- the reader's read-back -----------------------------------------------------------------------
+def test_cloze_questions_ask_for_each_fact():
+    from service.llm.verify import cloze_questions
+
+    assert cloze_questions("Austin will visit Seoul in March 2024.") == [
+        ("Austin will visit Seoul when?", "March 2024"), ("Austin will visit what in March 2024?", "Seoul")]
+    assert cloze_questions("The repairs cost 42 million dollars.") == [("The repairs cost how many million dollars?", "42")]
+
+
+def test_a_claim_that_ties_the_sentences_facts_differently_is_caught_by_the_reader(seed_engine):
+    """Every name and month of the claim is in the sentence, but the sentence says otherwise: the
+    learned reader, asked the claim as a question, reads back another answer."""
+    from service.llm.verify import read_back
+
+    runner = seed_engine.answerer.runner
+
+    def read(question, passage):
+        spans = runner.read(question, [passage])
+        return passage[spans[0].start:spans[0].end] if spans and spans[0].margin > 0 else None
+
+    evidence = "Lee Jong-sup will visit Tokyo in March, and Lloyd Austin will visit Seoul in January."
+    assert read_back("Lloyd Austin will visit Seoul in January.", evidence, read) is None
+    why = read_back("Lloyd Austin will visit Seoul in March.", evidence, read)
+    assert why and "January" in why and "not “March”" in why, why
