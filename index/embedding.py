@@ -52,7 +52,7 @@ class Embedder:
                 self._onnx = OnnxEncoder(self._model, self.model_path, cache, threads=threads or torch.get_num_threads(),
                                          quantize=quantize)
                 self.backend = "onnx"
-                if quantize:
+                if quantize and not self.model_name.endswith("+onnx-int8"):  # a name given whole is kept
                     self.model_name += "+onnx-int8"
                 return
             except Unsupported as exc:
@@ -69,7 +69,8 @@ class Embedder:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._model = torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
-            self.model_name += "+int8"
+            if not self.model_name.endswith("+int8"):
+                self.model_name += "+int8"
 
     @classmethod
     def from_settings(cls, settings, threads: int = 0) -> "Embedder":

@@ -63,7 +63,7 @@ class HybridIndex:
         for_writing: bool = False,
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
-        late_sentences: bool = False,
+        late_sentences: bool = False,  # settings.sentence_vectors == "late"; ignored where the embedder cannot
     ):
         self.dir = Path(index_dir)
         self.embedder = embedder

@@ -32,7 +32,9 @@ def test_fusion_beats_each_retriever_alone(eval_result):
     m = eval_result["modes"]
     for k in ("hit@1", "mrr", "evidence_hit@5"):
         assert m["hybrid"][k] >= max(m["dense"][k], m["bm25"][k]), (k, m)
-    assert m["hybrid"]["evidence_hit@5"] > max(m["dense"]["evidence_hit@5"], m["bm25"]["evidence_hit@5"])
+    # strictly better unless already perfect (the int8 dense retriever alone also finds every evidence sentence)
+    best_single = max(m["dense"]["evidence_hit@5"], m["bm25"]["evidence_hit@5"])
+    assert m["hybrid"]["evidence_hit@5"] > best_single or m["hybrid"]["evidence_hit@5"] == 1.0
 
 
 def test_headline_metrics_above_floors(eval_result):

@@ -12,10 +12,11 @@ TEXTS = ["When did real-time missile-data sharing start?",
 
 @pytest.fixture(scope="module")
 def torch_embedder():
-    return Embedder.from_settings(Settings(embed_backend="torch"))
+    return Embedder.from_settings(Settings(embed_backend="torch", embed_quantize=False))
 
 
-def test_default_backend_is_onnx_and_matches_torch(embedder, torch_embedder):
+def test_default_backend_is_onnx_and_matches_torch(torch_embedder):
+    embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: the same vectors as torch
     assert embedder.backend == "onnx" and torch_embedder.backend == "torch"
     a, b = embedder.encode(TEXTS, progress=False), torch_embedder.encode(TEXTS, progress=False)
     assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
@@ -28,7 +29,8 @@ def test_default_backend_is_onnx_and_matches_torch(embedder, torch_embedder):
 def test_exported_model_is_cached_and_reused(tmp_path):
     s = Settings(onnx_cache_dir=tmp_path)
     first = Embedder.from_settings(s)
-    [f] = list(tmp_path.glob("*.onnx"))
+    [f] = [p for p in tmp_path.glob("*.onnx") if not p.stem.endswith("-int8")]
+    assert list(tmp_path.glob("*-int8.onnx"))  # the default int8 copy, made from it once
     stamp = f.stat().st_mtime_ns
     second = Embedder.from_settings(s)
     assert f.stat().st_mtime_ns == stamp and not list(tmp_path.glob("*.tmp"))
@@ -112,12 +114,10 @@ def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
         HybridIndex(tmp_path / "late", embedder, for_writing=True)
 
 
-def test_int8_onnx_embedder_is_close_and_marked(embedder):
-    from index.embedding import Embedder
-    from service.settings import Settings
-
+def test_int8_onnx_embedder_is_close_and_marked():
     s = Settings()
     int8 = Embedder.from_settings(s.model_copy(update={"embed_quantize": True}))
+    embedder = Embedder.from_settings(s.model_copy(update={"embed_quantize": False}))
     if int8.backend != "onnx":
         pytest.skip("int8 ONNX needs the ONNX backend")
     assert int8.model_name.endswith("+onnx-int8") and int8.batch_dependent and not embedder.batch_dependent

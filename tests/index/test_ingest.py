@@ -214,7 +214,7 @@ def test_a_write_by_another_process_is_seen_without_a_restart(index_copy, embedd
     assert "busan" in ids and "jeju" in ids and "000_9a5729eff16b3773" not in ids
 
 
-def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(seed_engine, embedder):
+def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(seed_engine, embedder, tmp_path):
     """"Park briefed …" is stored with the terms and vector of "… Vice Foreign Minister Park Yoon-joo
     briefed …" (mentions.py), while its offsets still cut the article's own words."""
     store = seed_engine.index.store
@@ -223,6 +223,21 @@ def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(s
     rows = store.conn.execute("SELECT start, end, terms, vector FROM sentences WHERE doc_id=?", (doc.doc_id,)).fetchall()
     start, end, terms_, blob = next(r for r in rows if text[r[0]:r[1]].startswith("Park briefed his counterparts"))
     assert {"vice", "foreign", "minist", "brief", "counterpart"} <= set(terms_.split())
+    # its vector: with sentence vectors of their own ("separate"), the stand-alone text's; the default
+    # late vectors read the sentence in its chunk, where the introduction is context anyway
+    from index.documents import CleanDocument
+    from index.hybrid import HybridIndex
+
+    from index.embedding import Embedder
+    from service.settings import Settings
+
+    embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: a vector does not move with its batch
+    sep = HybridIndex(tmp_path / "sep", embedder, create=True, for_writing=True, late_sentences=False)
+    try:
+        sep.apply(sep.prepare([CleanDocument(doc_id="d", title=doc.title, text=text)]), [])
+        (_, _, blob), = sep.store.conn.execute("SELECT start, end, vector FROM sentences WHERE start=?", (start,))
+    finally:
+        sep.close()
     plain, alone = embedder.encode(
         [text[start:end], "South Korea’s First Vice Foreign Minister Park Yoon-joo" + text[start + 4:end]], progress=False)
     stored = np.frombuffer(blob, dtype=np.float32)

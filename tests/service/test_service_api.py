@@ -73,7 +73,8 @@ def test_ask_anchor_question(client):
     r = client.post("/api/ask", json={"question": ANCHOR_QUESTION})
     assert r.status_code == 200, r.text
     data = r.json()
-    assert set(data) == {"question", "standalone_question", "answer", "short_answer", "short_answer_span", "abstained", "confidence",
+    assert set(data) == {"question", "standalone_question", "answer", "short_answer", "short_answer_span", "abstained",
+                         "answerer", "model", "claims", "fallback", "confidence",
                          "citations", "passages", "timings_ms"}
     assert not data["abstained"]
     assert "December 2023" in data["answer"] and "December 2023" in data["short_answer"]
