@@ -26,6 +26,7 @@ def wants_stream(req: AskRequest, accept: str | None) -> bool:
 
 
 def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
+    engine.encoder.ask_started()  # an upload's embedding yields to it, as to a plain ask
     try:
         got = engine.retrieve_for(req.question, top_k=req.top_k, filters=req.filters, history=req.history,
                                   answerer=req.answerer)
@@ -43,3 +44,5 @@ def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
     except Exception as exc:  # the status line is sent: say it in the stream, log the rest
         log.error("error while streaming an answer", exc_info=exc)
         yield event("error", {"detail": "internal server error", "status": 500})
+    finally:
+        engine.encoder.ask_done()
