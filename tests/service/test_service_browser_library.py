@@ -108,5 +108,30 @@ def test_upload_ask_filter_and_delete_from_the_page(page, live_server):
 @pytest.fixture(autouse=True)
 def _leave_the_articles_as_found(live_server):
     yield
-    for doc_id in ("harbor-bridge", "ferry-strike"):
+    for doc_id in ("harbor-bridge", "ferry-strike", "velmont", "brief"):
+        httpx.delete(live_server.url + f"/api/documents/{doc_id}", headers=AUTH, timeout=30)
+
+
+def test_a_pdf_uploaded_in_the_page_is_cited_with_its_page(page, live_server, tmp_path):
+    from eval.pdf_gen import Page, make_docx, make_pdf
+    from formats_data import P1, P2
+
+    pdf = make_pdf(tmp_path / "velmont.pdf", "Velmont harbour report", [Page(P1), Page(P2)], columns=2)
+    docx = make_docx(tmp_path / "brief.docx", "Velmont harbour brief", [(None, P1)])
+    page.goto(live_server.url + "/")
+    expect()(page.locator("#status")).to_have_attribute("data-state", "ok", timeout=15_000)
+    page.evaluate("k => sessionStorage.setItem('citeqa-api-key', k)", API_KEY)
+    page.locator("#library-open").click()
+    page.locator("#file-input").set_input_files([str(pdf), str(docx)])
+    for name in ("velmont.pdf", "brief.docx"):
+        expect()(page.locator(".upload", has_text=name).locator(".upload-state")).to_contain_text(
+            "Added as", timeout=60_000)
+    page.locator("#library-close").click()
+    card = ask(page, "When was the Zephyr bridge opened?")
+    expect()(card.locator(".answer-text")).to_contain_text("14 March 1931")
+    expect()(card.locator(".source-date").first).to_contain_text("p. 2")
+    card = ask(page, "What did the harbour authority of Velmont publish?")
+    expect()(card.locator(".answer-text")).to_contain_text("annual report")
+    assert page.errors == []
+    for doc_id in ("velmont", "brief"):
         httpx.delete(live_server.url + f"/api/documents/{doc_id}", headers=AUTH, timeout=30)
