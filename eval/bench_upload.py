@@ -11,15 +11,9 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
-
 from eval import corpus_gen
-from eval.bench_common import table
+from eval.bench_common import ms_stats, table
 from service.schemas import DocumentIn
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else 0.0
 
 
 def make_document(n_bytes: int, kind: str = "text", seed: int = 7) -> str:
@@ -51,7 +45,7 @@ def _ask_times(engine, questions: list[str], stop, top_k: int, at_least: int) ->
     while i < at_least or (stop is not None and not stop.is_set()):
         t0 = time.perf_counter()
         engine.ask(questions[i % len(questions)], top_k=top_k)
-        times.append((time.perf_counter() - t0) * 1000)
+        times.append(time.perf_counter() - t0)
         i += 1
         if stop is None and i >= at_least:
             break
@@ -81,12 +75,10 @@ def run(engine, questions: list[str], n_bytes: int = 500_000, kind: str = "text"
     during = _ask_times(engine, questions, done, top_k, 5)
     th.join()
     engine.delete_document("bench-upload")
-    idle_p95, during_p95 = percentile(idle, 95), percentile(during, 95)
+    idle_s, during_s = ms_stats(idle), ms_stats(during)
     return {"bytes": len(text.encode()), "kind": kind, "top_k": top_k, **result,
-            "idle": {"asks": len(idle), "p50_ms": round(percentile(idle, 50), 1), "p95_ms": round(idle_p95, 1)},
-            "during": {"asks": len(during), "p50_ms": round(percentile(during, 50), 1), "p95_ms": round(during_p95, 1),
-                       "max_ms": round(max(during), 1)},
-            "p95_ratio": round(during_p95 / idle_p95, 2) if idle_p95 else None,
+            "idle": {"asks": idle_s["n"], **idle_s}, "during": {"asks": during_s["n"], **during_s},
+            "p95_ratio": round(during_s["p95_ms"] / idle_s["p95_ms"], 2) if idle_s["p95_ms"] else None,
             "target_ratio": 3.0}
 
 

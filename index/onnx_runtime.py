@@ -146,9 +146,10 @@ class OnnxEncoder:
             raise Unsupported(f"int8 quantization failed: {exc}") from exc
         return dst
 
-    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
-        out: np.ndarray | None = None
+    def _passes(self, texts: list[str], batch_size: int, progress: bool = False, offsets: bool = False):
+        """Forward passes over `texts` sorted by length (similar lengths pad less): yields, per batch,
+        (indices into texts, the tokenizer's output, the token states, the pooled text vectors)."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         batches = range(0, len(texts), batch_size)
         if progress:
             from tqdm import tqdm
@@ -156,8 +157,8 @@ class OnnxEncoder:
             batches = tqdm(batches, desc="Batches", unit="batch")
         for i in batches:
             idx = order[i : i + batch_size]
-            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="np")
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="np", return_offsets_mapping=offsets)
             feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
                     if k in self.inputs}
             hidden = self.session.run(None, feed)[0]
@@ -166,12 +167,15 @@ class OnnxEncoder:
                 vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             else:
                 vecs = hidden[:, 0]
-            if self.normalize:
-                vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+            yield idx, enc, hidden, (_unit(vecs) if self.normalize else vecs.astype(np.float32))
+
+    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        assert texts, "encode() needs at least one text"
+        out: np.ndarray | None = None
+        for idx, _, _, vecs in self._passes(texts, batch_size, progress):
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
-        assert out is not None, "encode() needs at least one text"
         return out
 
     def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int
@@ -179,22 +183,12 @@ class OnnxEncoder:
         """Each text's vector and, from the same forward pass, a vector for each of its character
         spans: the mean of the span's token states ("late chunking": a sentence read in its chunk's
         context, without a pass of its own). A span whose tokens were cut off by truncation is None."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), 0), dtype=np.float32)
+        out: np.ndarray | None = None
         span_out: list[list[np.ndarray | None]] = [[] for _ in texts]
-        for i in range(0, len(texts), batch_size):
-            idx = order[i : i + batch_size]
-            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="np", return_offsets_mapping=True)
-            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
-                    if k in self.inputs}
-            hidden = self.session.run(None, feed)[0]
-            mask = enc["attention_mask"][..., None].astype(np.float32)
-            vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None) if self.mode == "mean" \
-                else hidden[:, 0]
-            if out.shape[1] == 0:
+        for idx, enc, hidden, vecs in self._passes(texts, batch_size, offsets=True):
+            if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[idx] = _unit(vecs) if self.normalize else vecs
+            out[idx] = vecs
             offsets = enc["offset_mapping"]
             for r, j in enumerate(idx):
                 starts, ends = offsets[r, :, 0], offsets[r, :, 1]

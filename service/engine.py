@@ -64,14 +64,6 @@ class QueryEncoder:
         with self._in_flight_lock:
             self.asks_in_flight -= 1
 
-    def _bulk(self, fn):
-        """Run one slice on the model thread, after waiting (here, in the uploading request's thread:
-        the model thread stays free for questions) while questions are being answered."""
-        deadline = time.monotonic() + self.max_yield_s
-        while self.asks_in_flight > 0 and time.monotonic() < deadline:
-            time.sleep(0.002)
-        return self._thread.later(fn).result()
-
     def _encode_questions(self, texts: list[str]) -> list[np.ndarray]:
         if self.embedder.batch_dependent:  # int8: one call per question, see Embedder.batch_dependent
             return [self.embedder.encode([t], progress=False)[0] for t in texts]
@@ -84,17 +76,24 @@ class QueryEncoder:
         """A document's texts, embedded on the model thread in slices that questions overtake."""
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        n = self.bulk_slice
-        parts = [self._bulk(lambda part=texts[i:i + n]: self.embedder.encode(part, progress=False))
-                 for i in range(0, len(texts), n)]
-        return np.concatenate(parts)
+        return np.concatenate(self._sliced(lambda part: self.embedder.encode(part, progress=False), texts))
 
     def encode_spans_bulk(self, texts: list[str], spans: list[list[tuple[int, int]]]):
         """`Embedder.encode_spans` in slices on the model thread, like `encode_bulk`."""
-        n = self.bulk_slice
-        results = [self._bulk(lambda a=texts[i:i + n], b=spans[i:i + n]: self.embedder.encode_spans(a, b))
-                   for i in range(0, len(texts), n)]
+        results = self._sliced(self.embedder.encode_spans, texts, spans)
         return np.concatenate([r[0] for r in results]), [s for r in results for s in r[1]]
+
+    def _sliced(self, fn, *seqs: list) -> list:
+        """fn over `bulk_slice`-long slices of `seqs`, one slice at a time on the model thread; before
+        each, wait (here, in the uploading request's thread: the model thread stays free for
+        questions, at most max_yield_s) while questions are being answered."""
+        out = []
+        for i in range(0, len(seqs[0]), self.bulk_slice):
+            deadline = time.monotonic() + self.max_yield_s
+            while self.asks_in_flight > 0 and time.monotonic() < deadline:
+                time.sleep(0.002)
+            out.append(self._thread.later(lambda parts=[q[i:i + self.bulk_slice] for q in seqs]: fn(*parts)).result())
+        return out
 
     def submit(self, text: str) -> Future:
         """Queue a text for the model thread; the future holds its vector."""

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, api, toUnits, formatDate, snippet } = window.citeqaDom;
   const form = $("ask-form");
   const input = $("question");
   const sendBtn = $("send");
@@ -23,8 +23,6 @@
   let busy = false;
   let lastOpener = null;
   let readerRequest = 0;
-
-  const { el, api, toUnits, formatDate, snippet } = window.citeqaDom;
 
   function scrollToBottom() {
     scroller.scrollTop = scroller.scrollHeight;

@@ -3,6 +3,8 @@
 "use strict";
 
 (() => {
+  const $ = (id) => document.getElementById(id);
+
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props || {})) {
@@ -75,5 +77,5 @@
     return clean.length > max ? clean.slice(0, max - 1).trimEnd() + "…" : clean;
   }
 
-  window.citeqaDom = { el, api, describeError, toUnits, formatDate, snippet };
+  window.citeqaDom = { $, el, api, describeError, toUnits, formatDate, snippet };
 })();

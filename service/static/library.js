@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, describeError: detailOf } = window.citeqaDom;
   const panel = $("library");
   const openBtn = $("library-open");
   const closeBtn = $("library-close");
@@ -26,8 +26,6 @@
   let documents = [];
   const chosen = new Set(); // doc ids the questions are limited to (empty: all)
   const waitingForKey = []; // uploads refused with 401, sent again once a key is given
-
-  const { el, describeError: detailOf } = window.citeqaDom;
 
   function authHeaders() {
     const key = sessionStorage.getItem(KEY);
