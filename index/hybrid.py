@@ -8,20 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index import integrity
-from index.chunking import chunk_text
-from index.documents import Chunk, CleanDocument, Span
 from index.embedding import Embedder
 from index.manifest import check_compatible, expected_manifest, write_json_atomic
-from index.mentions import rewrite_chunks, standalone
-from index.sentences import split_sentences
+from index.preparing import Bundle, Preparer, embed_text_for
 from index.store import IndexReadOnly, Store
-from index.tokens import count_tokens
 from index.vectors import DenseIndex, resolve_factory
 
 log = logging.getLogger(__name__)
@@ -29,26 +24,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "citeqa.sqlite3"
 
 
-@dataclass
-class Bundle:
-    """A document ready to store: its chunks, sentences and their vectors."""
-
-    doc: CleanDocument
-    chunks: list[Chunk]
-    sentences: list[Span]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    # what is matched (terms, BM25) and embedded: the text with bare surnames read in full (mentions.py)
-    sentence_texts: list[str]
-    chunk_texts: list[str]
-
-
-def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
-    # The headline gives every chunk its context (who/what the article is about).
-    return f"{doc.title}\n{chunk.text}" if doc.title and not chunk.text.startswith(doc.title) else chunk.text
-
-
-class HybridIndex:
+class HybridIndex(Preparer):
     def __init__(
         self,
         index_dir: Path,
@@ -197,70 +173,6 @@ class HybridIndex:
             if old.name not in keep:
                 old.unlink(missing_ok=True)
 
-    # ---- preparing documents (no writes) ----------------------------------------------------
-    def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None,
-                encode_spans=None) -> list[Bundle]:
-        """Chunk, split and embed documents, batching the model calls across all of them.
-        `encode(texts, progress)` / `encode_spans(texts, spans)`: the service's, which embed in
-        slices that questions overtake."""
-        pieces = []
-        chunk_texts: list[str] = []
-        sentence_texts: list[str] = []
-        for doc in docs:
-            sentences = split_sentences(doc.text)
-            chunks = chunk_text(doc.doc_id, doc.text, sentences, self.chunk_tokens, self.chunk_overlap, count_tokens)
-            units = [u for ch in chunks for u in ch.sentences]
-            units = list(dict.fromkeys(units))  # overlap repeats sentences across chunks
-            alone = standalone([doc.text[u.start : u.end] for u in units])
-            match_texts = rewrite_chunks(doc.text, units, alone, [(ch.start, ch.end) for ch in chunks])
-            pieces.append((doc, chunks, units, alone, match_texts))
-            chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
-            sentence_texts.extend(alone)
-        if self.late_sentences and self.embedder.can_late_chunk:
-            chunk_vecs, sent_vecs = self._late(pieces, chunk_texts, sentence_texts, encode, encode_spans)
-        else:
-            vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
-            chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
-        bundles, ci, si = [], 0, 0
-        for doc, chunks, units, alone, match_texts in pieces:
-            bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)],
-                                  alone, match_texts))
-            ci += len(chunks)
-            si += len(units)
-        return bundles
-
-    def _late(self, pieces, chunk_texts: list[str], sentence_texts: list[str], encode, encode_spans):
-        """Chunk vectors, and sentence vectors pooled from the chunk pass ("late chunking": one
-        forward pass instead of two). A sentence is read in the first chunk that holds it; one cut
-        off by the model's window is embedded on its own."""
-        spans: list[list[tuple[int, int]]] = []
-        where: list[tuple[int, int] | None] = []  # per sentence of sentence_texts: (chunk, span)
-        ci = 0
-        for doc, chunks, units, _alone, _match in pieces:
-            owner: dict[Span, tuple[int, int]] = {}
-            for ch in chunks:
-                prefix = len(chunk_texts[ci]) - len(ch.text)  # the title line before the chunk
-                mine: list[tuple[int, int]] = []
-                for u in ch.sentences:
-                    if u not in owner:
-                        owner[u] = (ci, len(mine))
-                        mine.append((prefix + u.start - ch.start, prefix + u.end - ch.start))
-                spans.append(mine)
-                ci += 1
-            where.extend(owner.get(u) for u in units)
-        chunk_vecs, span_vecs = (encode_spans or self.embedder.encode_spans)(chunk_texts, spans)
-        sent_vecs = np.zeros((len(sentence_texts), chunk_vecs.shape[1]), dtype=np.float32)
-        missing = []
-        for i, w in enumerate(where):
-            v = span_vecs[w[0]][w[1]] if w is not None else None
-            if v is None:
-                missing.append(i)
-            else:
-                sent_vecs[i] = v
-        if missing:
-            sent_vecs[missing] = (encode or self.embedder.encode)([sentence_texts[i] for i in missing], progress=False)
-        return chunk_vecs, sent_vecs
-
     # ---- the write path ---------------------------------------------------------------------
     def apply(self, bundles: list[Bundle], removals: list[str], wipe: bool = False) -> None:
         """Commit bundles and removals atomically, then bring the dense cache up to date."""
@@ -289,6 +201,10 @@ class HybridIndex:
                 log.warning("could not write %s: %s", self.dir / "manifest.json", exc)
 
     # ---- reads ------------------------------------------------------------------------------
+    def allowed(self, doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> np.ndarray:
+        """The row ids of the chunks that pass the filters (what search_* take as `allowed`)."""
+        return self.store.chunk_ids_for(doc_ids, date_from, date_to)
+
     def search_dense(self, qvec: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         self.refresh()
         with self._dense_lock:
@@ -302,4 +218,4 @@ class HybridIndex:
         self.store.close()
 
 
-__all__ = ["Bundle", "HybridIndex"]
+__all__ = ["Bundle", "HybridIndex", "embed_text_for"]

@@ -8,15 +8,12 @@ separate in-memory BM25 (bm25s) would need its own file kept in step by hand.
 """
 from __future__ import annotations
 
-import bisect
 import errno
 import json
 import logging
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +21,10 @@ import numpy as np
 from index import integrity
 from index.sqlite_access import (IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly, connect,
                                  open_error, unwritable_reason)
+from index.store_base import CachedReads, ChunkRow, DocumentRow, SentenceRow
 from index.terms import fts_query
 
-__all__ = ["IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
+__all__ = ["ChunkRow", "DocumentRow", "SentenceRow", "IndexCorrupt", "IndexReadOnly", "IndexUnavailable", "Store", "StoreFull", "StoreReadOnly"]
 
 PAGES_TABLE = """CREATE TABLE IF NOT EXISTS doc_pages (
     doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE, starts TEXT NOT NULL
@@ -62,38 +60,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class DocumentRow:
-    doc_id: str
-    title: str
-    date: str | None
-    author: str | None
-    source: str
-    sha256: str
-    n_chunks: int
-    ingested_at: str
-
-
-@dataclass
-class ChunkRow:
-    id: int
-    chunk_id: str
-    doc_id: str
-    ord: int
-    start: int
-    end: int
-
-
-@dataclass
-class SentenceRow:
-    doc_id: str
-    start: int
-    end: int
-    vector: np.ndarray
-    terms: frozenset[str]
-
-
-class Store:
+class Store(CachedReads):
     """One SQLite file. Connections are per thread; writes are serialized by SQLite itself."""
 
     def __init__(self, path: Path, create: bool = False, cache_docs: int = 1024,
@@ -106,11 +73,7 @@ class Store:
         # and term frequencies, read and decoded once: that was half of a question's non-model
         # time. All of it is dropped when the store's generation moves (a write here or in another
         # process), so a cached row is never older than the data.
-        self._limits = {"sentences": cache_docs, "texts": cache_docs, "pages": cache_docs, "chunks": 64 * cache_docs,
-                        "df": 64 * cache_docs}
-        self._caches: dict[str, OrderedDict] = {kind: OrderedDict() for kind in self._limits}
-        self._cache_gen = -1
-        self._cache_lock = threading.Lock()
+        self._init_cache(cache_docs)
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # A store this user cannot write is served read-only (its writes refused), not called corrupt.
@@ -215,33 +178,6 @@ class Store:
 
         return self._cached("texts", list(dict.fromkeys(doc_ids)), fetch)
 
-    def _cached(self, kind: str, keys: list, fetch) -> dict:
-        """{key: value} for the keys that exist, from the cache or from `fetch(missing keys)`."""
-        if not keys:
-            return {}
-        gen = self.generation()
-        cache = self._caches[kind]
-        with self._cache_lock:
-            if gen != self._cache_gen:
-                for c in self._caches.values():
-                    c.clear()
-                self._cache_gen = gen
-            found = {k: cache[k] for k in keys if k in cache}
-            for k in found:
-                cache.move_to_end(k)
-        missing = [k for k in keys if k not in found]
-        if missing:
-            fetched = {}
-            for i in range(0, len(missing), 500):  # SQLite's parameter limit
-                fetched.update(fetch(missing[i : i + 500]))
-            with self._cache_lock:
-                if self._cache_gen == gen:  # read after the generation: never older than it
-                    cache.update(fetched)
-                    while len(cache) > self._limits[kind]:
-                        cache.popitem(last=False)
-            found.update(fetched)
-        return found
-
     def page_starts(self, doc_ids: Iterable[str]) -> dict[str, list[int]]:
         """{doc_id: offsets where its pages start} for the paged documents among `doc_ids`."""
         def fetch(ids: list[str]) -> dict[str, list[int] | None]:
@@ -268,20 +204,6 @@ class Store:
             f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}", args
         ).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
-
-    def sentences_of(self, chunks: Iterable[ChunkRow]) -> dict[int, list[SentenceRow]]:
-        """The sentences (with vectors and terms) of each chunk, by chunk row id."""
-        chunks = list(chunks)
-        rows = self.doc_sentences({c.doc_id for c in chunks})
-        starts = {d: [r.start for r in doc_rows] for d, doc_rows in rows.items()}
-        out: dict[int, list[SentenceRow]] = {}
-        for c in chunks:
-            doc_rows = rows.get(c.doc_id, [])
-            doc_starts = starts.get(c.doc_id, [])
-            i = bisect.bisect_left(doc_starts, c.start)
-            j = bisect.bisect_right(doc_starts, c.end)
-            out[c.id] = [r for r in doc_rows[i:j] if r.end <= c.end]
-        return out
 
     def doc_sentences(self, doc_ids: Iterable[str]) -> dict[str, list[SentenceRow]]:
         """All sentence rows of each document, in text order."""

@@ -231,7 +231,7 @@ def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     from index.hybrid import DB_NAME
     from index.store import IndexCorrupt, IndexUnavailable, Store
 
-    if ingest_first:
+    if ingest_first or settings.store != "embedded":  # a Milvus store is checked when the engine opens it
         return None
     db = Path(settings.index_dir) / DB_NAME
     if not db.exists():

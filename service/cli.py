@@ -31,19 +31,20 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     """Open (or create) the index for writing, and the documents carried over from a corrupt store.
     With --rebuild a corrupt store is set aside, never deleted, and every document still readable
     in it is kept (those added through the API live nowhere else)."""
-    from index.hybrid import DB_NAME, HybridIndex
+    from index.factory import open_index
+    from index.hybrid import DB_NAME
     from index.salvage import set_aside
     from index.store import IndexCorrupt
 
     try:
-        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
+        return open_index(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
     except IndexCorrupt:
         if not rebuild:
             raise
         carried, error, aside = set_aside(Path(settings.index_dir) / DB_NAME)
         print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
               f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
-        return HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True), carried
+        return open_index(settings, embedder, create=True, for_writing=True, rebuild=True), carried
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from index.embedding import Embedder
+from index.factory import open_index
 from index.hybrid import HybridIndex
 from index.ingest import ingest
 from index.formats import page_of
@@ -180,23 +181,23 @@ class Engine:
         try:
             if ingest_if_needed:
                 try:
-                    index, rebuild = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True), False
+                    index, rebuild = open_index(settings, embedder, create=True, for_writing=True), False
                 except IndexReadOnly as exc:  # nothing can be ingested: serve what is there
                     log.warning("%s: serving it as it is, without ingesting", exc)
-                    index, rebuild = HybridIndex.from_settings(settings, embedder), None
+                    index, rebuild = open_index(settings, embedder), None
                 except IndexMismatch as exc:
                     # `serve --ingest` is the one command that keeps the index current: an index made
                     # by another model or an older text pipeline is rebuilt (API-added documents are
                     # re-embedded from their stored text, see ingest), not refused.
                     log.warning("%s: rebuilding it", str(exc).replace("; re-run `citeqa ingest --rebuild`", ""))
-                    index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
+                    index = open_index(settings, embedder, create=True, for_writing=True, rebuild=True)
                     rebuild = True
                 if rebuild is not None:
                     report = ingest(index, [settings.seeds_dir], rebuild=rebuild,
                                     max_file_bytes=int(settings.max_file_mb * 1e6))
                     log.info("index up to date: %s", report.summary().replace("\n", "; "))
             else:
-                index = HybridIndex.from_settings(settings, embedder)
+                index = open_index(settings, embedder)
         except FileNotFoundError as exc:
             raise EngineError(str(exc)) from exc
         except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:

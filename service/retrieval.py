@@ -93,10 +93,11 @@ class Retriever:
         self.feedback_terms = feedback_terms
         self.feedback_weight = feedback_weight
 
-    def allowed(self, filters: Filters | None) -> np.ndarray | None:
+    def allowed(self, filters: Filters | None):
+        """None (everything), or what the index's searches take as `allowed` (ids, an expression)."""
         if filters is None or (filters.doc_ids is None and filters.date_from is None and filters.date_to is None):
             return None
-        return self.index.store.chunk_ids_for(
+        return self.index.allowed(
             filters.doc_ids,
             filters.date_from.isoformat() if filters.date_from else None,
             filters.date_to.isoformat() if filters.date_to else None,

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     # this skip it at open (`citeqa check` runs it on demand)
     quick_check_mb: float = Field(512.0, ge=0, le=1_000_000)
 
+    # where the index lives: "embedded" (SQLite + FAISS files in index_dir, one writer) or "milvus"
+    # (a Milvus server shared by several replicas and ingest workers; index/milvus/)
+    store: Literal["embedded", "milvus"] = "embedded"
+    # a Milvus server (http://host:19530) or a milvus-lite file; None: milvus-lite in index_dir/milvus.db
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
+    milvus_db: str = "default"
+    milvus_prefix: str = Field("citeqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")  # collection names
+    # the chunk vectors' index: FLAT (exact, what the embedded store does below auto_ann_threshold)
+    # or HNSW (a cluster's choice for millions of chunks; milvus-lite's recall under selective filters is poor)
+    milvus_index: Literal["FLAT", "HNSW"] = "FLAT"
+    # another replica's write is seen within this many seconds (the store's generation is re-read)
+    milvus_refresh_s: float = Field(1.0, ge=0.0, le=3600)
+
     # chunking, in tiktoken cl100k_base tokens; the title prefix + chunk must fit the
     # embedder's 256 word-piece window, which a test checks on the seeds
     chunk_tokens: int = Field(160, ge=16, le=512)

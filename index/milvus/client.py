@@ -1,0 +1,200 @@
+"""The Milvus connection: collections, their schemas, and the few call shapes the store needs.
+
+Every document write is tagged with a version (`ver`, a random 38-bit number, unique in practice)
+carried by its chunks, sentences and text parts; the document's own row, written last, names the
+version that counts. Readers only take rows whose version the document row names, so a writer
+killed half-way leaves rows nobody reads (and that the next write of the same document, or
+`sweep`, deletes), never a partial document. Milvus has no multi-row transaction: this is the
+atomicity it can give.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from functools import wraps
+from pathlib import Path
+
+from index.sqlite_access import IndexUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class _QuietIterator(logging.Filter):
+    """milvus-lite has no MVCC timestamp to give query_iterator, which then warns on every call."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+def _quiet() -> None:
+    for handler in logging.getLogger("pymilvus").handlers:  # pymilvus logs through its own handler
+        if not any(isinstance(f, _QuietIterator) for f in handler.filters):
+            handler.addFilter(_QuietIterator())
+
+KINDS = ("documents", "chunks", "sentences", "texts", "terms", "meta")
+TEXT_PART = 16_000  # characters per text row: VARCHAR holds 65,535 bytes, UTF-8 up to 4 a character
+MAX_ROWS = 16_384  # what one Milvus query may return (offset + limit)
+BLANK = [0.0, 0.0]  # Milvus wants a vector field in every collection; these hold none of their own
+
+
+class StoreUnreachable(IndexUnavailable):
+    """The Milvus server did not answer, or refused the call: a 503, never a 500."""
+
+
+def new_version() -> int:
+    return secrets.randbits(38) + 1
+
+
+def row_id(ver: int, i: int) -> int:
+    """The primary key of row `i` of a document version: unique as long as versions are."""
+    return (ver << 24) | i
+
+
+def literal(value: str) -> str:
+    """A string as a Milvus expression literal. pymilvus' own get(ids=...) quotes without
+    escaping (an id with a quote breaks, or widens, the expression), so every string is built here."""
+    if any(c in value for c in "\r\n\x00"):
+        raise ValueError("a line break or NUL cannot be matched in a Milvus expression")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_list(field: str, values: Iterable) -> str:
+    vals = list(values)
+    if vals and isinstance(vals[0], str):
+        return f"{field} in [{', '.join(literal(v) for v in vals)}]"
+    return f"{field} in [{', '.join(str(int(v)) for v in vals)}]"
+
+
+def _guarded(fn):
+    @wraps(fn)
+    def call(self, *args, **kwargs):
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return fn(self, *args, **kwargs)
+        except MilvusException as exc:
+            raise StoreUnreachable(f"the Milvus store at {self.uri} failed: {exc.message}") from exc
+        except (ConnectionError, OSError) as exc:
+            raise StoreUnreachable(f"the Milvus store at {self.uri} cannot be reached: {exc}") from exc
+    return call
+
+
+class MilvusConn:
+    """One MilvusClient and the names of citeqa's collections in it."""
+
+    def __init__(self, uri: str, token: str = "", db: str = "default", prefix: str = "citeqa",
+                 dim: int = 384, index_type: str = "FLAT", create: bool = False):
+        self.uri = uri
+        self.dim = dim
+        self.index_type = index_type
+        self.names = {k: f"{prefix}_{k}" for k in KINDS}
+        # milvus-lite keeps one process per data file; a cluster is reached over the network. Both
+        # through the same client: only the URI differs.
+        self.local = "://" not in uri
+        if self.local:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            from pymilvus import MilvusClient
+
+            _quiet()
+            kw = {"db_name": db} if db and db != "default" else {}
+            self.client = MilvusClient(uri=uri, token=token or "", **kw)
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds on connect
+            raise StoreUnreachable(f"cannot connect to the Milvus store at {uri}: {exc}") from exc
+        self._open(create)
+
+    @_guarded
+    def _open(self, create: bool) -> None:
+        have = set(self.client.list_collections())
+        missing = [k for k in KINDS if self.names[k] not in have]
+        if missing and not create:
+            raise FileNotFoundError(f"no citeqa index in the Milvus store at {self.uri} "
+                                    f"(collections {', '.join(self.names[k] for k in missing)} are missing); "
+                                    "build it with `citeqa ingest`")
+        from index.milvus.schema import build
+
+        for kind in missing:
+            schema, params = build(self.client, kind, self.dim, self.index_type)
+            # Strong: a cluster then reads its own writes (milvus-lite ignores the level)
+            self.client.create_collection(self.names[kind], schema=schema, index_params=params,
+                                          consistency_level="Strong")
+        for kind in KINDS:  # a collection must be loaded again after a server restart
+            self.client.load_collection(self.names[kind])
+
+    # ---- calls ------------------------------------------------------------------------------
+    @_guarded
+    def query(self, kind: str, expr: str, fields: list[str], limit: int | None = None) -> list[dict]:
+        kw = {"limit": limit} if limit else {}
+        return list(self.client.query(self.names[kind], filter=expr, output_fields=fields, **kw))
+
+    def query_many(self, kind: str, field: str, values: list, fields: list[str], extra: str = "") -> list[dict]:
+        """Rows whose `field` is one of `values`, in slices (expressions and results are bounded)."""
+        out: list[dict] = []
+        for i in range(0, len(values), 256):
+            expr = in_list(field, values[i : i + 256]) + (f" and ({extra})" if extra else "")
+            out.extend(self.query(kind, expr, fields))
+        return out
+
+    def iterate(self, kind: str, expr: str, fields: list[str], batch: int = 2_000) -> Iterator[dict]:
+        """Every row matching `expr`, however many (a query returns at most MAX_ROWS)."""
+        it = self._call(self.client.query_iterator, self.names[kind], batch_size=batch, filter=expr,
+                        output_fields=fields)
+        try:
+            while True:
+                page = self._call(it.next)
+                if not page:
+                    return
+                yield from page
+        finally:
+            it.close()
+
+    @_guarded
+    def _call(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    @_guarded
+    def count(self, kind: str, expr: str = "") -> int:
+        rows = self.client.query(self.names[kind], filter=expr, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    @_guarded
+    def search(self, kind: str, data, field: str, limit: int, expr: str, fields: list[str], metric: str) -> list[dict]:
+        params = {"metric_type": metric}
+        if metric == "IP" and self.index_type == "HNSW":
+            params["params"] = {"ef": max(64, limit)}
+        hits = self.client.search(self.names[kind], data=[data], anns_field=field, limit=limit, filter=expr,
+                                  output_fields=fields, search_params=params)
+        return [{"id": h["id"], "score": float(h["distance"]), **h["entity"]} for h in hits[0]]
+
+    @_guarded
+    def insert(self, kind: str, rows: list[dict], batch: int = 1_000) -> None:
+        for i in range(0, len(rows), batch):
+            self.client.insert(self.names[kind], rows[i : i + batch])
+
+    @_guarded
+    def upsert(self, kind: str, rows: list[dict], batch: int = 1_000) -> None:
+        for i in range(0, len(rows), batch):
+            self.client.upsert(self.names[kind], rows[i : i + batch])
+
+    @_guarded
+    def delete(self, kind: str, expr: str) -> None:
+        self.client.delete(self.names[kind], filter=expr)
+
+    @_guarded
+    def flush(self) -> None:
+        """Seal what was written: milvus-lite searches unsealed rows by brute force in Python
+        (600 ms a question at 20k chunks, 16 ms once flushed). A cluster seals on its own and
+        rate-limits flushes, but one per write batch stays well under its limit."""
+        for kind in KINDS:
+            self.client.flush(self.names[kind])
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection is not an error worth raising
+            pass
+
+
+__all__ = ["BLANK", "MAX_ROWS", "MilvusConn", "StoreUnreachable", "TEXT_PART", "in_list", "literal", "new_version",
+           "row_id"]

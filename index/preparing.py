@@ -1,0 +1,102 @@
+"""Turning clean documents into what a store keeps: chunks, sentences, their vectors and match
+texts. Shared by every store backend (index/hybrid.py, index/milvus/); no writes here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.chunking import chunk_text
+from index.documents import Chunk, CleanDocument, Span
+from index.mentions import rewrite_chunks, standalone
+from index.sentences import split_sentences
+from index.tokens import count_tokens
+
+
+@dataclass
+class Bundle:
+    """A document ready to store: its chunks, sentences and their vectors."""
+
+    doc: CleanDocument
+    chunks: list[Chunk]
+    sentences: list[Span]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    # what is matched (terms, BM25) and embedded: the text with bare surnames read in full (mentions.py)
+    sentence_texts: list[str]
+    chunk_texts: list[str]
+
+
+def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
+    # The headline gives every chunk its context (who/what the article is about).
+    return f"{doc.title}\n{chunk.text}" if doc.title and not chunk.text.startswith(doc.title) else chunk.text
+
+
+class Preparer:
+    """Mixin of the indexes: needs `embedder`, `chunk_tokens`, `chunk_overlap`, `late_sentences`."""
+
+    def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None,
+                encode_spans=None) -> list[Bundle]:
+        """Chunk, split and embed documents, batching the model calls across all of them.
+        `encode(texts, progress)` / `encode_spans(texts, spans)`: the service's, which embed in
+        slices that questions overtake."""
+        pieces = []
+        chunk_texts: list[str] = []
+        sentence_texts: list[str] = []
+        for doc in docs:
+            sentences = split_sentences(doc.text)
+            chunks = chunk_text(doc.doc_id, doc.text, sentences, self.chunk_tokens, self.chunk_overlap, count_tokens)
+            units = [u for ch in chunks for u in ch.sentences]
+            units = list(dict.fromkeys(units))  # overlap repeats sentences across chunks
+            alone = standalone([doc.text[u.start : u.end] for u in units])
+            match_texts = rewrite_chunks(doc.text, units, alone, [(ch.start, ch.end) for ch in chunks])
+            pieces.append((doc, chunks, units, alone, match_texts))
+            chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
+            sentence_texts.extend(alone)
+        if self.late_sentences and self.embedder.can_late_chunk:
+            chunk_vecs, sent_vecs = self._late(pieces, chunk_texts, sentence_texts, encode, encode_spans)
+        else:
+            vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
+            chunk_vecs, sent_vecs = vecs[: len(chunk_texts)], vecs[len(chunk_texts) :]
+        bundles, ci, si = [], 0, 0
+        for doc, chunks, units, alone, match_texts in pieces:
+            bundles.append(Bundle(doc, chunks, units, chunk_vecs[ci : ci + len(chunks)], sent_vecs[si : si + len(units)],
+                                  alone, match_texts))
+            ci += len(chunks)
+            si += len(units)
+        return bundles
+
+    def _late(self, pieces, chunk_texts: list[str], sentence_texts: list[str], encode, encode_spans):
+        """Chunk vectors, and sentence vectors pooled from the chunk pass ("late chunking": one
+        forward pass instead of two). A sentence is read in the first chunk that holds it; one cut
+        off by the model's window is embedded on its own."""
+        spans: list[list[tuple[int, int]]] = []
+        where: list[tuple[int, int] | None] = []  # per sentence of sentence_texts: (chunk, span)
+        ci = 0
+        for doc, chunks, units, _alone, _match in pieces:
+            owner: dict[Span, tuple[int, int]] = {}
+            for ch in chunks:
+                prefix = len(chunk_texts[ci]) - len(ch.text)  # the title line before the chunk
+                mine: list[tuple[int, int]] = []
+                for u in ch.sentences:
+                    if u not in owner:
+                        owner[u] = (ci, len(mine))
+                        mine.append((prefix + u.start - ch.start, prefix + u.end - ch.start))
+                spans.append(mine)
+                ci += 1
+            where.extend(owner.get(u) for u in units)
+        chunk_vecs, span_vecs = (encode_spans or self.embedder.encode_spans)(chunk_texts, spans)
+        sent_vecs = np.zeros((len(sentence_texts), chunk_vecs.shape[1]), dtype=np.float32)
+        missing = []
+        for i, w in enumerate(where):
+            v = span_vecs[w[0]][w[1]] if w is not None else None
+            if v is None:
+                missing.append(i)
+            else:
+                sent_vecs[i] = v
+        if missing:
+            sent_vecs[missing] = (encode or self.embedder.encode)([sentence_texts[i] for i in missing], progress=False)
+        return chunk_vecs, sent_vecs
+
+
+__all__ = ["Bundle", "Preparer", "embed_text_for"]
