@@ -147,10 +147,16 @@ def run(embedder, settings, n_docs: int = 2000, seed: int = 13, change_fraction:
         with Clock() as cg:
             paths = corpus_gen.generate(corpus, n_docs, seed)
         corpus_bytes = sum(p.stat().st_size for p in paths)
-        index = HybridIndex(index_dir, embedder, chunk_tokens=settings.chunk_tokens,
-                            chunk_overlap=settings.chunk_overlap_sentences, faiss_factory=settings.faiss_factory,
-                            ann_threshold=settings.auto_ann_threshold, ef_search=settings.hnsw_ef_search,
-                            late_sentences=settings.sentence_vectors == "late", create=True, for_writing=True)
+        if settings.store == "milvus":  # CITEQA_STORE=milvus: the same corpus into Milvus
+            from index.factory import open_index
+
+            index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
+                               for_writing=True)
+        else:
+            index = HybridIndex(index_dir, embedder, chunk_tokens=settings.chunk_tokens,
+                                chunk_overlap=settings.chunk_overlap_sentences, faiss_factory=settings.faiss_factory,
+                                ann_threshold=settings.auto_ann_threshold, ef_search=settings.hnsw_ef_search,
+                                late_sentences=settings.sentence_vectors == "late", create=True, for_writing=True)
         try:
             timers = _instrument(index)
             full = _run(index, corpus, timers)
@@ -160,7 +166,8 @@ def run(embedder, settings, n_docs: int = 2000, seed: int = 13, change_fraction:
             dense_factory = index.dense.factory
         finally:
             index.close()
-        disk = {p.name: mib(p.stat().st_size) for p in index_dir.iterdir() if p.is_file()}
+        disk = {p.name: mib(sum(f.stat().st_size for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()))
+                for p in index_dir.iterdir()}
         # proportionality: the changed share of the work, against the changed share of the corpus
         work_share = None
         if full["seconds"]:

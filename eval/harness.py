@@ -412,13 +412,13 @@ def _fail(msg: str) -> int:
 
 
 def _load_engine(args: argparse.Namespace):
-    from index.hybrid import DB_NAME
+    from index.factory import index_exists
     from service.engine import Engine, EngineError
     from service.settings import Settings
 
     overrides = {"index_dir": Path(args.index_dir)} if getattr(args, "index_dir", None) else {}
     settings = Settings(**overrides)
-    missing = not (Path(settings.index_dir) / DB_NAME).exists()
+    missing = not index_exists(settings)
     try:
         if missing:
             print(f"citeqa eval: no index in {settings.index_dir}; building it from {settings.seeds_dir}", file=sys.stderr)

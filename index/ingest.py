@@ -46,7 +46,25 @@ def _inside(source: str, roots: list[Path]) -> bool:
 
 def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progress: bool | None = None,
            carried: list[CleanDocument] = (), max_file_bytes: int = MAX_FILE_BYTES) -> IngestReport:
-    """Bring the index in step with the files under `paths`.
+    """Bring the index in step with the files under `paths` (see `plan`), in this process."""
+    t0 = time.perf_counter()
+    report, todo = plan(index, paths, rebuild, carried, max_file_bytes)
+    if todo:
+        log.info("embedding %d documents", len(todo))
+    bundles = index.prepare(todo, progress=progress) if todo else []
+    report.chunks_embedded = sum(len(b.chunks) for b in bundles)
+    report.sentences_embedded = sum(len(b.sentences) for b in bundles)
+    if bundles or report.removed or rebuild or index.store.generation() == 0:
+        index.apply(bundles, report.removed, wipe=rebuild)
+    report.totals = index.store.counts()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def plan(index, paths: list[Path], rebuild: bool = False, carried: list[CleanDocument] = (),
+         max_file_bytes: int = MAX_FILE_BYTES) -> tuple[IngestReport, list[CleanDocument]]:
+    """What bringing the index in step with the files under `paths` takes: (report so far, the
+    documents to embed and write). Nothing is written.
 
     Unchanged files (same sha256) are not re-embedded. A document whose file has gone from a
     scanned folder (or a named file that no longer exists) is removed; documents from other
@@ -54,7 +72,6 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
     skipped, and their previous version, if any, is kept. `carried`: documents read from a store
     set aside as corrupt, kept (re-embedded) unless a file of this run has their id.
     """
-    t0 = time.perf_counter()
     report = IngestReport()
     roots = [p.resolve() for p in paths]
     files, report.skipped = discover(roots)
@@ -105,13 +122,4 @@ def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progres
             todo.append(doc)
             report.added.append(doc.doc_id)
 
-    if todo:
-        log.info("embedding %d documents", len(todo))
-    bundles = index.prepare(todo, progress=progress) if todo else []
-    report.chunks_embedded = sum(len(b.chunks) for b in bundles)
-    report.sentences_embedded = sum(len(b.sentences) for b in bundles)
-    if bundles or report.removed or rebuild or index.store.generation() == 0:
-        index.apply(bundles, report.removed, wipe=rebuild)
-    report.totals = index.store.counts()
-    report.seconds = time.perf_counter() - t0
-    return report
+    return report, todo

@@ -53,13 +53,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from index.manifest import IndexMismatch
     from index.store import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
 
+    from index.ingest_workers import WorkersRefused, check_parallel, ingest_parallel
+
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
+    try:
+        check_parallel(settings, args.workers)
+    except WorkersRefused as exc:
+        return _fail(str(exc))
     embedder = Embedder.from_settings(settings)
     try:
         index, carried = open_for_ingest(settings, embedder, args.rebuild)
-        report = ingest(index, paths, rebuild=args.rebuild, carried=carried,
-                        max_file_bytes=int(settings.max_file_mb * 1e6))
+        if args.workers > 1:
+            report = ingest_parallel(settings, index, paths, args.workers, rebuild=args.rebuild,
+                                     max_file_bytes=int(settings.max_file_mb * 1e6))
+        else:
+            report = ingest(index, paths, rebuild=args.rebuild, carried=carried,
+                            max_file_bytes=int(settings.max_file_mb * 1e6))
     except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:
         return _fail(str(exc))
     except (StoreFull, StoreReadOnly) as exc:
@@ -118,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: the seeds folder)")
     p.add_argument("--index-dir")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything (after a model or settings change)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes embedding and writing in parallel (a Milvus server store only)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("serve", help="serve the API and the chat page")

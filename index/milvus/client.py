@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable
 from functools import wraps
 from pathlib import Path
 
@@ -20,21 +21,10 @@ from index.sqlite_access import IndexUnavailable
 log = logging.getLogger(__name__)
 
 
-class _QuietIterator(logging.Filter):
-    """milvus-lite has no MVCC timestamp to give query_iterator, which then warns on every call."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "mvccTs" not in record.getMessage()
-
-
-def _quiet() -> None:
-    for handler in logging.getLogger("pymilvus").handlers:  # pymilvus logs through its own handler
-        if not any(isinstance(f, _QuietIterator) for f in handler.filters):
-            handler.addFilter(_QuietIterator())
-
 KINDS = ("documents", "chunks", "sentences", "texts", "terms", "meta")
 TEXT_PART = 16_000  # characters per text row: VARCHAR holds 65,535 bytes, UTF-8 up to 4 a character
 MAX_ROWS = 16_384  # what one Milvus query may return (offset + limit)
+BUCKETS = 4_096  # documents are listed by ranges of a hash of their id (client.ranged)
 BLANK = [0.0, 0.0]  # Milvus wants a vector field in every collection; these hold none of their own
 
 
@@ -44,6 +34,10 @@ class StoreUnreachable(IndexUnavailable):
 
 def new_version() -> int:
     return secrets.randbits(38) + 1
+
+
+def bucket(doc_id: str) -> int:
+    return zlib.crc32(doc_id.encode()) % BUCKETS
 
 
 def row_id(ver: int, i: int) -> int:
@@ -97,7 +91,6 @@ class MilvusConn:
         try:
             from pymilvus import MilvusClient
 
-            _quiet()
             kw = {"db_name": db} if db and db != "default" else {}
             self.client = MilvusClient(uri=uri, token=token or "", **kw)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds on connect
@@ -136,22 +129,23 @@ class MilvusConn:
             out.extend(self.query(kind, expr, fields))
         return out
 
-    def iterate(self, kind: str, expr: str, fields: list[str], batch: int = 2_000) -> Iterator[dict]:
-        """Every row matching `expr`, however many (a query returns at most MAX_ROWS)."""
-        it = self._call(self.client.query_iterator, self.names[kind], batch_size=batch, filter=expr,
-                        output_fields=fields)
-        try:
-            while True:
-                page = self._call(it.next)
-                if not page:
-                    return
-                yield from page
-        finally:
-            it.close()
-
-    @_guarded
-    def _call(self, fn, *args, **kwargs):
-        return fn(*args, **kwargs)
+    def ranged(self, kind: str, expr: str, fields: list[str], key: str, lo: int, hi: int,
+               step: int | None = None) -> list[dict]:
+        """Every row matching `expr`, however many, read by ranges of the INT64 field `key` over
+        [lo, hi): a query returns at most MAX_ROWS, and milvus-lite has no query_iterator (its
+        AllocTimestamp is not implemented). A range that fills a query is split and read again."""
+        out: list[dict] = []
+        step = step or (hi - lo)
+        a = lo
+        while a < hi:
+            b = min(hi, a + max(1, step))
+            rows = self.query(kind, f"({expr}) and {key} >= {a} and {key} < {b}", fields, limit=MAX_ROWS)
+            if len(rows) >= MAX_ROWS and b - a > 1:
+                step = max(1, (b - a) // 4)
+                continue
+            out.extend(rows)
+            a = b
+        return out
 
     @_guarded
     def count(self, kind: str, expr: str = "") -> int:

@@ -23,6 +23,7 @@ def build(client, kind: str, dim: int, index_type: str):
     if kind == "documents":
         s.add_field("doc_id", DataType.VARCHAR, max_length=ID, is_primary=True)
         s.add_field("ver", DataType.INT64)
+        s.add_field("bucket", DataType.INT64)  # hash of doc_id: listing by ranges (client.ranged)
         for name in ("title", "author", "source", "pages"):
             s.add_field(name, DataType.VARCHAR, max_length=STR)
         s.add_field("date", DataType.VARCHAR, max_length=32)

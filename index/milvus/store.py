@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from index.milvus.client import MAX_ROWS, MilvusConn, in_list, literal
+from index.milvus.client import BUCKETS, MAX_ROWS, MilvusConn, in_list, literal
 from index.store_base import CachedReads, ChunkRow, DocumentRow, SentenceRow
 
 DOC_FIELDS = ["doc_id", "ver", "title", "date", "author", "source", "sha256", "n_chunks", "n_sentences", "n_parts",
@@ -90,7 +90,7 @@ class MilvusStore(CachedReads):
         return {d: int(r["ver"]) for d, r in self._doc_records(doc_ids).items()}
 
     def documents(self) -> list[DocumentRow]:
-        rows = [doc_row(r) for r in self.conn.iterate("documents", 'doc_id != ""', DOC_FIELDS)]
+        rows = [doc_row(r) for r in self.conn.ranged("documents", 'doc_id != ""', DOC_FIELDS, "bucket", 0, BUCKETS)]
         return sorted(rows, key=lambda d: d.doc_id)
 
     def document(self, doc_id: str) -> DocumentRow | None:
@@ -135,9 +135,11 @@ class MilvusStore(CachedReads):
                 for r in self.conn.query("sentences", in_list("ver", by_ver), ["ver", "start", "end", "vec", "terms"]):
                     d = by_ver[int(r["ver"])]
                     out[d].append(_sentence(d, r))
-            for d in recs.keys() - set(small):  # a long document: every row, in pages
-                expr = f"ver == {int(recs[d]['ver'])}"
-                out[d] = [_sentence(d, r) for r in self.conn.iterate("sentences", expr, ["start", "end", "vec", "terms"])]
+            for d in recs.keys() - set(small):  # a long document: every row, by ranges of ord
+                r = recs[d]
+                rows = self.conn.ranged("sentences", f"ver == {int(r['ver'])}", ["start", "end", "vec", "terms"], "ord",
+                                        0, int(r["n_sentences"]), MAX_ROWS // 2)
+                out[d] = [_sentence(d, x) for x in rows]
             for rows in out.values():
                 rows.sort(key=lambda s: s.start)
             return out

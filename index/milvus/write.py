@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 
-from index.milvus.client import BLANK, TEXT_PART, literal, new_version, row_id
+from index.milvus.client import BLANK, MAX_ROWS, TEXT_PART, bucket, literal, new_version, row_id
 from index.terms import terms as content_terms
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def write(store, bundles: list, removals: list[str], manifest: dict, wipe: bool 
         _insert_rows(conn, b, ver, df)
         d = b.doc
         conn.upsert("documents", [{
-            "doc_id": d.doc_id, "ver": ver, "title": d.title, "date": d.date or "", "author": d.author or "",
+            "doc_id": d.doc_id, "ver": ver, "bucket": bucket(d.doc_id), "title": d.title, "date": d.date or "", "author": d.author or "",
             "source": d.source, "sha256": d.sha256, "pages": json.dumps(d.page_starts) if d.page_starts else "",
             "ingested_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "n_chunks": len(b.chunks),
             "n_sentences": len(b.sentences), "n_parts": _n_parts(d.text), "_v": BLANK,
@@ -72,9 +72,10 @@ def write(store, bundles: list, removals: list[str], manifest: dict, wipe: bool 
     store.saw(generation)
 
 
-def _current(conn, doc_id: str) -> int | None:
-    rows = conn.query("documents", f"doc_id == {literal(doc_id)}", ["ver"])
-    return int(rows[0]["ver"]) if rows else None
+def _current(conn, doc_id: str) -> tuple[int, int] | None:
+    """(version, number of sentences) of the committed document, if any."""
+    rows = conn.query("documents", f"doc_id == {literal(doc_id)}", ["ver", "n_sentences"])
+    return (int(rows[0]["ver"]), int(rows[0]["n_sentences"])) if rows else None
 
 
 def _n_parts(text: str) -> int:
@@ -101,15 +102,14 @@ def _insert_rows(conn, b, ver: int, df: Counter) -> None:
     } for ch, vec, match_text in zip(b.chunks, b.chunk_vectors, b.chunk_texts)])
 
 
-def _forget(conn, doc_id: str, old: int | None, df: Counter, keep_ver: int | None) -> None:
+def _forget(conn, doc_id: str, old: tuple[int, int] | None, df: Counter, keep_ver: int | None) -> None:
     """Delete the rows of `doc_id` other than `keep_ver`'s (the old version, and any left by a
     writer killed before its commit), and take the old version's terms out of the counts."""
-    if old is not None and old != keep_ver:
-        n = 0
-        for r in conn.iterate("sentences", f"ver == {old}", ["terms"]):
+    if old is not None and old[0] != keep_ver:
+        rows = conn.ranged("sentences", f"ver == {old[0]}", ["terms"], "ord", 0, old[1], MAX_ROWS // 2)
+        for r in rows:
             df.subtract(r["terms"].split())
-            n += 1
-        df[N_KEY] -= n
+        df[N_KEY] -= len(rows)
     expr = f"doc_id == {literal(doc_id)}" + (f" and ver != {keep_ver}" if keep_ver is not None else "")
     for kind in ("chunks", "sentences", "texts"):
         conn.delete(kind, expr)

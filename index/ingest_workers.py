@@ -1,0 +1,83 @@
+"""`citeqa ingest --workers N`: the documents to embed spread over N processes, each writing to the
+server-backed store (Milvus) on its own, one document at a time (each write atomic).
+
+The embedded store keeps one writer (one SQLite file, one FAISS cache), and milvus-lite one process
+per data file, so both are refused with what to do instead. Each worker loads its own model (ONNX
+Runtime, cores / N threads): embedding is the cost, and separate processes are what spread it
+(the GIL is held between model calls).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+from index.documents import CleanDocument
+from index.ingest import IngestReport, plan
+
+log = logging.getLogger(__name__)
+
+BATCH = 16  # documents embedded and written together by one worker
+
+
+class WorkersRefused(ValueError):
+    """--workers asked of a store that keeps one writer."""
+
+
+def check_parallel(settings, workers: int) -> None:
+    if workers <= 1:
+        return
+    if settings.store != "milvus":
+        raise WorkersRefused("--workers needs a server-backed store (CITEQA_STORE=milvus): the embedded "
+                             "store keeps one writer")
+    if not settings.milvus_uri or "://" not in settings.milvus_uri:
+        raise WorkersRefused("--workers needs a Milvus server (CITEQA_MILVUS_URI=http://host:port): a milvus-lite "
+                             "file is opened by one process at a time (run `milvus-lite server --data-dir D "
+                             "--port P` for several)")
+
+
+def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: bool = False,
+                    max_file_bytes: int | None = None) -> IngestReport:
+    check_parallel(settings, workers)
+    t0 = time.perf_counter()
+    kw = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
+    report, todo = plan(index, paths, rebuild, **kw)
+    if report.removed:
+        index.apply([], report.removed)
+    parts = [todo[i::workers] for i in range(workers)]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn: a fork would copy this process's loaded model and open client (neither fork-safe)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_work, settings, part, threads) for part in parts if part]
+        for f in as_completed(futures):
+            chunks, sentences = f.result()
+            report.chunks_embedded += chunks
+            report.sentences_embedded += sentences
+    report.totals = index.store.counts()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _work(settings, docs: list[CleanDocument], threads: int) -> tuple[int, int]:
+    """One worker: its share of the documents, embedded and written BATCH at a time."""
+    from index.embedding import Embedder
+    from index.factory import open_index
+
+    embedder = Embedder.from_settings(settings, threads=threads)
+    index = open_index(settings, embedder, for_writing=True)
+    chunks = sentences = 0
+    try:
+        for i in range(0, len(docs), BATCH):
+            bundles = index.prepare(docs[i : i + BATCH], progress=False)
+            index.apply(bundles, [])
+            chunks += sum(len(b.chunks) for b in bundles)
+            sentences += sum(len(b.sentences) for b in bundles)
+    finally:
+        index.close()
+    return chunks, sentences
+
+
+__all__ = ["WorkersRefused", "check_parallel", "ingest_parallel"]
