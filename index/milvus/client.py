@@ -86,6 +86,9 @@ class MilvusConn:
         # milvus-lite keeps one process per data file; a cluster is reached over the network. Both
         # through the same client: only the URI differs.
         self.local = "://" not in uri
+        if self.local and not uri.endswith(".db"):  # pymilvus reads any other path as a host name
+            raise StoreUnreachable(f"CITEQA_MILVUS_URI {uri!r} is neither a server (http://host:port) nor a "
+                                   "milvus-lite file (a path ending in .db)")
         if self.local:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -48,7 +48,9 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_function(Function(name="words_bm25", function_type=FunctionType.BM25, input_field_names=["words"],
                                 output_field_names=["sparse"]))
         _dense(params, index_type)
-        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        # FTS5's constants (the embedded store's BM25), also a Milvus cluster's defaults; milvus-lite's k1 is 1.5
+        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                         params={"params": {"bm25_k1": 1.2, "bm25_b": 0.75}})
         params.add_index(field_name="ver", index_type="INVERTED")
         blank = False
     elif kind == "sentences":
