@@ -21,6 +21,16 @@ from index.sqlite_access import IndexUnavailable
 log = logging.getLogger(__name__)
 
 
+class _LiteUnimplemented(logging.Filter):
+    """milvus-lite's in-process server logs a traceback each time pymilvus asks it for a timestamp
+    (AllocTimestamp, which it does not implement) while creating an index; pymilvus carries on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], NotImplementedError))
+
+
+logging.getLogger("grpc._server").addFilter(_LiteUnimplemented())
+
 KINDS = ("documents", "chunks", "sentences", "texts", "terms", "meta")
 TEXT_PART = 16_000  # characters per text row: VARCHAR holds 65,535 bytes, UTF-8 up to 4 a character
 MAX_ROWS = 16_384  # what one Milvus query may return (offset + limit)

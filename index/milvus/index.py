@@ -21,6 +21,7 @@ from index.milvus.write import query_words
 from index.preparing import Preparer
 
 log = logging.getLogger(__name__)
+WRITE_BATCH = 64  # documents per store write: bounded memory and expressions, one flush each
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,16 @@ class MilvusIndex(Preparer):
 
     # ---- writes -----------------------------------------------------------------------------
     def apply(self, bundles: list, removals: list[str], wipe: bool = False) -> None:
+        """Write in batches of WRITE_BATCH documents (each document atomic, not the whole call:
+        Milvus has no multi-row transaction); `wipe`: every document not in `bundles` goes too."""
         with self._write_lock:
+            removals = list(removals)
+            if wipe:
+                keep = {b.doc.doc_id for b in bundles} | set(removals)
+                removals += [d.doc_id for d in self.store.documents() if d.doc_id not in keep]
             log.info("writing %d documents, removing %d (Milvus)", len(bundles), len(removals))
-            self.store.write(bundles, removals, self.expected, wipe=wipe)
+            for i in range(0, max(1, len(bundles)), WRITE_BATCH):
+                self.store.write(bundles[i : i + WRITE_BATCH], removals if i == 0 else [], self.expected)
 
     def refresh(self) -> None:
         """Nothing to catch up: every read goes to the server (the generation re-read per refresh_s)."""

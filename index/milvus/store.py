@@ -164,10 +164,10 @@ class MilvusStore(CachedReads):
                 "sentences": self.conn.count("sentences")}
 
     # ---- the write path ---------------------------------------------------------------------
-    def write(self, bundles: list, removals: list[str], manifest: dict, wipe: bool = False):
+    def write(self, bundles: list, removals: list[str], manifest: dict) -> None:
         from index.milvus.write import write
 
-        return write(self, bundles, removals, manifest, wipe)
+        write(self, bundles, removals, manifest)
 
 
 def _sentence(doc_id: str, r: dict) -> SentenceRow:

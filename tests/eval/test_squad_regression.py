@@ -41,3 +41,16 @@ def test_answers_quote_the_article_and_short_answers_lie_in_them(summary):
     for r in answered:
         # a span across two sentences quotes both, each with its marker
         assert r["short_answer"] and sm.normalize(r["short_answer"]) in sm.normalize(strip_markers(r["answer"]))
+
+
+def test_the_milvus_store_gives_the_same_figures(summary, tmp_path_factory):
+    """The same limited run with CITEQA_STORE=milvus (milvus-lite): every figure within about one
+    question of the embedded store's (candidates come from another engine's BM25; the rest is citeqa's)."""
+    pytest.importorskip("milvus_lite")
+    s, _ = summary
+    arts = [a for a in squad.load(squad.DEV6) if a["title"] in ARTICLES]
+    qs = squad.questions(arts)[::3]
+    m = sm.open_summary(squad.run_open(arts, qs, workdir=tmp_path_factory.mktemp("squad-milvus"), progress=False,
+                                       store="milvus"))
+    apart = {k: (s[k], m[k]) for k in (*FLOORS, *CEILINGS) if abs(s[k] - m[k]) > 0.02}
+    assert not apart, apart

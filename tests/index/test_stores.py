@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SEEDS, make_settings
+from tests.conftest import SEEDS, make_settings
 from index.documents import CleanDocument
 from index.factory import open_index
 from index.ingest import ingest

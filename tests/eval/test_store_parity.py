@@ -1,0 +1,31 @@
+"""The team's question set through the harness over a Milvus store (milvus-lite) gives the embedded
+store's figures: retrieval and accuracy alike, abstentions within one question."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SEEDS, make_settings
+
+pytest.importorskip("milvus_lite")
+
+
+def test_team_set_figures_match_the_embedded_store(eval_result, questions, tmp_path, embedder):
+    from eval.harness import run_eval
+    from index.factory import open_index
+    from index.ingest import ingest
+    from service.engine import Engine
+
+    settings = make_settings(tmp_path / "index", store="milvus")
+    idx = open_index(settings, embedder, create=True, for_writing=True)
+    ingest(idx, [SEEDS], progress=False)
+    engine = Engine(settings, embedder, idx)
+    try:
+        got = run_eval(engine, questions, progress=False)
+    finally:
+        engine.close()
+    a, b = eval_result["headline"], got["headline"]
+    n = {"unanswerable_abstained": a["n_unanswerable"], "answerable_wrongly_abstained": a["n_answerable"]}
+    for k in ("hit@1", "hit@5", "mrr", "evidence_hit@5", "accuracy", "short_accuracy", "short_accuracy_typed",
+              "citation_recall", "unanswerable_abstained", "answerable_wrongly_abstained"):
+        slack = max(0.01, 1.0 / n[k] + 0.0005) if k in n else 0.01  # one question (the report rounds to 4 places)
+        assert abs(a[k] - b[k]) <= slack, (k, a[k], b[k])
