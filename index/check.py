@@ -107,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
     from service.settings import Settings
 
     settings = Settings(**({"index_dir": Path(args.index_dir)} if args.index_dir else {}))
+    if settings.store == "milvus":
+        return _check_milvus(settings, args.repair)
     db = Path(settings.index_dir) / DB_NAME
     if not db.exists():
         print(f"citeqa check: no index at {settings.index_dir} (run `citeqa ingest`)", file=sys.stderr)
@@ -137,3 +139,29 @@ def main(args: argparse.Namespace) -> int:
     if after.sound:
         print(f"ok: {settings.index_dir} is sound now ({after.facts.get('documents', 0)} documents)")
     return 0 if after.sound else 1
+
+
+def _check_milvus(settings, repair: bool) -> int:
+    from index.milvus.check import inspect as inspect_milvus
+    from index.milvus.client import MilvusConn
+
+    uri = settings.milvus_uri or str(Path(settings.index_dir) / "milvus.db")
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+    try:
+        conn = MilvusConn(uri, token, settings.milvus_db, settings.milvus_prefix)
+        found = inspect_milvus(conn, repair=repair)
+    except (FileNotFoundError, IndexUnavailable) as exc:
+        print(f"citeqa check: {exc}", file=sys.stderr)
+        return 2
+    for line in found.missing:
+        print(f"problem: {line} (re-ingest the document, or `citeqa ingest --rebuild`)")
+    for kind, n in found.orphans.items():
+        if n:
+            print(("deleted" if repair else "problem:") + f" {n} {kind} rows of versions nobody reads "
+                  "(a writer stopped before its commit, or an old version's delete did not run)")
+    if found.sound or (repair and not found.missing):
+        print(f"ok: the Milvus store at {uri} is sound ({found.documents} documents)")
+        return 0
+    if not repair and not found.missing:
+        print("run `citeqa check --repair` to delete them (no document is touched)")
+    return 1

@@ -134,13 +134,21 @@ class MilvusConn:
         kw = {"limit": limit} if limit else {}
         return list(self.client.query(self.names[kind], filter=expr, output_fields=fields, **kw))
 
-    def query_many(self, kind: str, field: str, values: list, fields: list[str], extra: str = "") -> list[dict]:
+    def query_many(self, kind: str, field: str, values: list, fields: list[str], extra: str = "",
+                   per: int = 256) -> list[dict]:
         """Rows whose `field` is one of `values`, in slices (expressions and results are bounded)."""
         out: list[dict] = []
-        for i in range(0, len(values), 256):
-            expr = in_list(field, values[i : i + 256]) + (f" and ({extra})" if extra else "")
+        for i in range(0, len(values), per):
+            expr = in_list(field, values[i : i + per]) + (f" and ({extra})" if extra else "")
             out.extend(self.query(kind, expr, fields))
         return out
+
+    def rows_of(self, kind: str, versions: dict[int, int], fields: list[str]) -> list[dict]:
+        """Every row of the given document versions ({version: number of rows}), by primary key:
+        a key lookup is what any Milvus does fastest (milvus-lite: 6 ms for 125 rows of 100k,
+        against 137 ms for the same rows found by `ver in [...]`)."""
+        ids = [row_id(v, i) for v, n in versions.items() for i in range(n)]
+        return self.query_many(kind, "id", ids, fields, per=4_096)
 
     def ranged(self, kind: str, expr: str, fields: list[str], key: str, lo: int, hi: int,
                step: int | None = None) -> list[dict]:

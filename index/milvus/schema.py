@@ -1,6 +1,7 @@
 """The collections citeqa keeps in Milvus, one per kind of row.
 
 documents  one row per document (primary key doc_id), naming the version that counts; written last
+           (every row of a document carries `bucket`, a hash of its id: `citeqa check` walks by bucket)
 chunks     chunk spans, their vectors (dense search) and their stemmed words (Milvus' BM25 function)
 sentences  sentence spans, vectors and content terms (the answerer's and the reranker's rows)
 texts      the documents' texts in parts (a VARCHAR holds 65,535 bytes)
@@ -35,6 +36,7 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("id", DataType.INT64, is_primary=True)
         s.add_field("ver", DataType.INT64)
         s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
+        s.add_field("bucket", DataType.INT64)
         s.add_field("chunk_id", DataType.VARCHAR, max_length=2 * ID)
         s.add_field("date", DataType.VARCHAR, max_length=32)
         for name in ("ord", "start", "end", "n_tokens"):
@@ -57,6 +59,7 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("id", DataType.INT64, is_primary=True)
         s.add_field("ver", DataType.INT64)
         s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
+        s.add_field("bucket", DataType.INT64)
         for name in ("ord", "start", "end"):
             s.add_field(name, DataType.INT64)
         s.add_field("terms", DataType.VARCHAR, max_length=STR)
@@ -69,6 +72,7 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("id", DataType.INT64, is_primary=True)
         s.add_field("ver", DataType.INT64)
         s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
+        s.add_field("bucket", DataType.INT64)
         s.add_field("part", DataType.INT64)
         s.add_field("text", DataType.VARCHAR, max_length=STR)
         params.add_index(field_name="ver", index_type="INVERTED")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from index.milvus.client import BUCKETS, MAX_ROWS, MilvusConn, in_list, literal
+from index.milvus.client import BUCKETS, MilvusConn, literal
 from index.store_base import CachedReads, ChunkRow, DocumentRow, SentenceRow
 
 DOC_FIELDS = ["doc_id", "ver", "title", "date", "author", "source", "sha256", "n_chunks", "n_sentences", "n_parts",
@@ -107,7 +107,8 @@ class MilvusStore(CachedReads):
             recs = self._doc_records(ids)
             by_ver = {int(r["ver"]): d for d, r in recs.items()}
             parts: dict[str, list[tuple[int, str]]] = {d: [] for d in recs}
-            for r in self.conn.query_many("texts", "ver", list(by_ver), ["ver", "part", "text"]):
+            wanted = {int(r["ver"]): int(r["n_parts"]) for r in recs.values()}
+            for r in self.conn.rows_of("texts", wanted, ["ver", "part", "text"]):
                 parts[by_ver[int(r["ver"])]].append((int(r["part"]), r["text"]))
             return {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
 
@@ -129,17 +130,11 @@ class MilvusStore(CachedReads):
         def fetch(ids: list[str]) -> dict[str, list[SentenceRow]]:
             recs = self._doc_records(ids)
             out: dict[str, list[SentenceRow]] = {d: [] for d in ids}
-            small = [d for d, r in recs.items() if int(r["n_sentences"]) <= MAX_ROWS // 4]
-            for group in _groups(small, recs, MAX_ROWS // 2):
-                by_ver = {int(recs[d]["ver"]): d for d in group}
-                for r in self.conn.query("sentences", in_list("ver", by_ver), ["ver", "start", "end", "vec", "terms"]):
-                    d = by_ver[int(r["ver"])]
-                    out[d].append(_sentence(d, r))
-            for d in recs.keys() - set(small):  # a long document: every row, by ranges of ord
-                r = recs[d]
-                rows = self.conn.ranged("sentences", f"ver == {int(r['ver'])}", ["start", "end", "vec", "terms"], "ord",
-                                        0, int(r["n_sentences"]), MAX_ROWS // 2)
-                out[d] = [_sentence(d, x) for x in rows]
+            by_ver = {int(r["ver"]): d for d, r in recs.items()}
+            wanted = {int(r["ver"]): int(r["n_sentences"]) for r in recs.values()}
+            for r in self.conn.rows_of("sentences", wanted, ["ver", "start", "end", "vec", "terms"]):
+                d = by_ver[int(r["ver"])]
+                out[d].append(_sentence(d, r))
             for rows in out.values():
                 rows.sort(key=lambda s: s.start)
             return out
@@ -173,19 +168,6 @@ class MilvusStore(CachedReads):
 def _sentence(doc_id: str, r: dict) -> SentenceRow:
     return SentenceRow(doc_id, int(r["start"]), int(r["end"]), np.asarray(r["vec"], dtype=np.float32),
                        frozenset(r["terms"].split()))
-
-
-def _groups(ids: list[str], recs: dict[str, dict], budget: int) -> list[list[str]]:
-    """Documents in groups whose sentences fit in one query's result."""
-    groups, cur, n = [], [], 0
-    for d in ids:
-        k = int(recs[d]["n_sentences"])
-        if cur and n + k > budget:
-            groups.append(cur)
-            cur, n = [], 0
-        cur.append(d)
-        n += k
-    return groups + ([cur] if cur else [])
 
 
 __all__ = ["MilvusStore"]

@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from index.milvus.client import BLANK, MAX_ROWS, TEXT_PART, bucket, in_list, new_version, row_id
+from index.milvus.client import BLANK, TEXT_PART, bucket, in_list, new_version, row_id
 from index.terms import terms as content_terms
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,20 @@ def _n_parts(text: str) -> int:
 def _rows(b, ver: int, df: Counter, out: dict[str, list]) -> None:
     """The rows of one document version, added to `out` by collection; its terms counted in `df`."""
     d = b.doc
-    out["texts"].extend([{"id": row_id(ver, i), "ver": ver, "doc_id": d.doc_id, "part": i,
+    bk = bucket(d.doc_id)
+    out["texts"].extend([{"id": row_id(ver, i), "ver": ver, "doc_id": d.doc_id, "bucket": bk, "part": i,
                            "text": d.text[i * TEXT_PART : (i + 1) * TEXT_PART], "_v": BLANK}
                           for i in range(_n_parts(d.text))])
     sents = []
     for i, (s, v, match_text) in enumerate(zip(b.sentences, b.sentence_vectors, b.sentence_texts)):
         sent_terms = sorted({t[:512] for t in content_terms(match_text)})
         df.update(sent_terms)
-        sents.append({"id": row_id(ver, i), "ver": ver, "doc_id": d.doc_id, "ord": i, "start": s.start, "end": s.end,
+        sents.append({"id": row_id(ver, i), "ver": ver, "doc_id": d.doc_id, "bucket": bk, "ord": i, "start": s.start, "end": s.end,
                       "terms": " ".join(sent_terms)[:60_000], "vec": np.asarray(v, dtype=np.float32)})
     df[N_KEY] += len(sents)
     out["sentences"].extend(sents)
     out["chunks"].extend([{
-        "id": row_id(ver, ch.ord), "ver": ver, "doc_id": d.doc_id, "chunk_id": ch.chunk_id, "date": d.date or "",
+        "id": row_id(ver, ch.ord), "ver": ver, "doc_id": d.doc_id, "bucket": bk, "chunk_id": ch.chunk_id, "date": d.date or "",
         "ord": ch.ord, "start": ch.start, "end": ch.end, "n_tokens": ch.n_tokens,
         "words": match_words(d.title, match_text), "vec": np.asarray(vec, dtype=np.float32),
     } for ch, vec, match_text in zip(b.chunks, b.chunk_vectors, b.chunk_texts)])
@@ -114,7 +115,7 @@ def _rows(b, ver: int, df: Counter, out: dict[str, list]) -> None:
 
 def _uncount(conn, old: tuple[int, int], df: Counter) -> None:
     """Take the terms of a document's old version out of the counts."""
-    rows = conn.ranged("sentences", f"ver == {old[0]}", ["terms"], "ord", 0, old[1], MAX_ROWS // 2)
+    rows = conn.rows_of("sentences", {old[0]: old[1]}, ["terms"])
     for r in rows:
         df.subtract(r["terms"].split())
     df[N_KEY] -= len(rows)

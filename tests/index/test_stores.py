@@ -132,6 +132,7 @@ def test_add_replace_delete(tmp_path, embedder, backend):
 def test_a_write_killed_before_its_commit_leaves_no_partial_document(tmp_path, embedder, monkeypatch):
     """Milvus: the rows of a version are written first and the document row last; a writer that
     dies in between leaves rows nobody reads, and the next write of that document removes them."""
+    from index.milvus.check import inspect as inspect_milvus
     from index.milvus.client import MilvusConn
 
     eng = _writable(tmp_path, embedder, "milvus")
@@ -155,9 +156,19 @@ def test_a_write_killed_before_its_commit_leaves_no_partial_document(tmp_path, e
         assert eng.index.store.document("ghost") is None  # ...and invisible
         r = eng.ask("How many barrels did the Marrowind carry?")
         assert all(p.doc_id != "ghost" for p in r.passages)
+        found = inspect_milvus(conn)  # `citeqa check` finds the orphans...
+        assert not found.sound and found.orphans["chunks"] > 0 and not found.missing and found.documents == 5
+        inspect_milvus(conn, repair=True)  # ...and --repair deletes them, touching no document
+        assert inspect_milvus(conn).sound and eng.index.store.counts()["documents"] == 5
+        monkeypatch.setattr(MilvusConn, "upsert", dies_at_commit)
+        with pytest.raises(KeyboardInterrupt):
+            eng.index.apply(eng.index.prepare([doc], progress=False), [])
+        monkeypatch.setattr(MilvusConn, "upsert", real)
         eng.index.apply(eng.index.prepare([doc], progress=False), [])
         n = eng.index.store.document("ghost").n_chunks
+        conn.flush()
         assert conn.count("chunks", 'doc_id == "ghost"') == n  # the orphans went with the next write
+        assert inspect_milvus(conn).sound
         assert eng.ask("How many barrels did the Marrowind carry?").short_answer == "77"
     finally:
         eng.close()
