@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # the chunk vectors' index: FLAT (exact, what the embedded store does below auto_ann_threshold)
     # or HNSW (a cluster's choice for millions of chunks; milvus-lite's recall under selective filters is poor)
     milvus_index: Literal["FLAT", "HNSW"] = "FLAT"
+    # rows per insert call (a server's gRPC message limit is 64 MB; 1,000 rows of 384 floats are 1.5 MB)
+    milvus_insert_batch: int = Field(1000, ge=1, le=100_000)
     # another replica's write is seen within this many seconds (the store's generation is re-read)
     milvus_refresh_s: float = Field(1.0, ge=0.0, le=3600)
 

@@ -58,9 +58,11 @@ def row_id(ver: int, i: int) -> int:
 def literal(value: str) -> str:
     """A string as a Milvus expression literal. pymilvus' own get(ids=...) quotes without
     escaping (an id with a quote breaks, or widens, the expression), so every string is built here."""
-    if any(c in value for c in "\r\n\x00"):
-        raise ValueError("a line break or NUL cannot be matched in a Milvus expression")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if "\x00" in value:
+        raise ValueError("a NUL cannot be matched in a Milvus expression")
+    for ch, esc in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        value = value.replace(ch, esc)
+    return '"' + value + '"'
 
 
 def in_list(field: str, values: Iterable) -> str:
@@ -88,8 +90,9 @@ class MilvusConn:
     """One MilvusClient and the names of citeqa's collections in it."""
 
     def __init__(self, uri: str, token: str = "", db: str = "default", prefix: str = "citeqa",
-                 dim: int = 384, index_type: str = "FLAT", create: bool = False):
+                 dim: int = 384, index_type: str = "FLAT", create: bool = False, insert_batch: int = 1_000):
         self.uri = uri
+        self.insert_batch = insert_batch
         self.dim = dim
         self.index_type = index_type
         self.names = {k: f"{prefix}_{k}" for k in KINDS}
@@ -183,7 +186,8 @@ class MilvusConn:
         return [{"id": h["id"], "score": float(h["distance"]), **h["entity"]} for h in hits[0]]
 
     @_guarded
-    def insert(self, kind: str, rows: list[dict], batch: int = 1_000) -> None:
+    def insert(self, kind: str, rows: list[dict]) -> None:
+        batch = self.insert_batch
         for i in range(0, len(rows), batch):
             self.client.insert(self.names[kind], rows[i : i + batch])
 

@@ -80,7 +80,7 @@ class MilvusStore(CachedReads):
     def _doc_records(self, doc_ids: Iterable[str]) -> dict[str, dict]:
         """The current document rows (with their version) of the ids that exist."""
         def fetch(ids: list[str]) -> dict[str, dict | None]:
-            safe = [d for d in ids if not any(c in d for c in "\r\n\x00")]  # no such id can exist
+            safe = [d for d in ids if "\x00" not in d]  # a NUL cannot be in an expression (nor in a file name)
             found = {r["doc_id"]: r for r in self.conn.query_many("documents", "doc_id", safe, DOC_FIELDS)} if safe else {}
             return {d: found.get(d) for d in ids}
 
@@ -149,7 +149,7 @@ class MilvusStore(CachedReads):
                 df[r["term"]] = df.get(r["term"], 0) + int(r["df"])
             return df
 
-        found = self._cached("df", list({t for t in terms if t and not any(c in t for c in "\r\n\x00")} | {"#"}), fetch)
+        found = self._cached("df", list({t for t in terms if t and "\x00" not in t} | {"#"}), fetch)
         n = found.pop("#", 0)
         return {t: v for t, v in found.items() if v > 0}, n
 

@@ -179,8 +179,9 @@ def test_milvus_literals_cannot_widen_an_expression():
 
     assert literal('a"b\\c') == '"a\\"b\\\\c"'
     assert in_list("doc_id", ['x"] or id > 0 or doc_id in ["']) == 'doc_id in ["x\\"] or id > 0 or doc_id in [\\""]'
+    assert literal("line\nbreak\ttab") == '"line\\nbreak\\ttab"'
     with pytest.raises(ValueError):
-        literal("line\nbreak")
+        literal("nul\x00")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

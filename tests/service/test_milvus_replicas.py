@@ -94,6 +94,50 @@ def test_two_replicas_see_each_others_writes(seeded, tmp_path):
             s.stop()
 
 
+def test_a_replica_killed_mid_upload_leaves_no_partial_document(seeded, tmp_path):
+    """SIGKILL a `citeqa serve` replica while its upload's rows are going into Milvus (small insert
+    batches make that phase last); the other replica never lists or cites the document."""
+    import threading
+
+    from index.milvus.client import MilvusConn
+
+    servers = []
+    try:
+        for name, extra in (("a", {"CITEQA_MILVUS_INSERT_BATCH": "4"}), ("b", {})):
+            (tmp_path / name).mkdir()
+            servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env={**_milvus(seeded), **extra}))
+        for s in servers:
+            s.wait_ready()
+        a, b = servers
+        text = " ".join(f"Depot {i} of the Varnholm line stores {i * 3} tonnes of grain." for i in range(400))
+        doc = {"doc_id": "varnholm", "title": "Varnholm depots", "text": text}
+        def upload():
+            try:
+                httpx.post(a.url + "/api/documents", json=doc, headers=AUTH, timeout=300)
+            except httpx.HTTPError:  # the replica is killed under it
+                pass
+
+        threading.Thread(target=upload, daemon=True).start()
+        conn = MilvusConn(seeded)
+        deadline = time.monotonic() + 120
+        while conn.count("sentences", 'doc_id == "varnholm"') == 0:  # embedded; its rows are going in
+            assert time.monotonic() < deadline and a.proc.poll() is None, a.log.read_text()
+            time.sleep(0.02)
+        a.proc.kill()
+        a.proc.wait()
+        assert conn.count("documents", 'doc_id == "varnholm"') == 0  # never committed
+        time.sleep(1.0)  # b's refresh interval (0.5 s)
+        assert httpx.get(b.url + "/api/documents/varnholm", timeout=30).status_code == 404
+        assert "varnholm" not in {d["doc_id"] for d in httpx.get(b.url + "/api/documents", timeout=30).json()}
+        r = httpx.post(b.url + "/api/ask", json={"question": "How many tonnes of grain does depot 7 store?"},
+                       timeout=60).json()
+        assert all(p["doc_id"] != "varnholm" for p in r["passages"])
+        conn.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
 WRITER = textwrap.dedent("""
     import sys
     import numpy as np
