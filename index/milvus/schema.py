@@ -33,10 +33,7 @@ def build(client, kind: str, dim: int, index_type: str):
         for name in ("n_chunks", "n_sentences", "n_parts"):
             s.add_field(name, DataType.INT64)
     elif kind == "chunks":
-        s.add_field("id", DataType.INT64, is_primary=True)
-        s.add_field("ver", DataType.INT64)
-        s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
-        s.add_field("bucket", DataType.INT64)
+        _version_row(s, DataType)
         s.add_field("chunk_id", DataType.VARCHAR, max_length=2 * ID)
         s.add_field("date", DataType.VARCHAR, max_length=32)
         for name in ("ord", "start", "end", "n_tokens"):
@@ -56,10 +53,7 @@ def build(client, kind: str, dim: int, index_type: str):
         params.add_index(field_name="ver", index_type="INVERTED")
         blank = False
     elif kind == "sentences":
-        s.add_field("id", DataType.INT64, is_primary=True)
-        s.add_field("ver", DataType.INT64)
-        s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
-        s.add_field("bucket", DataType.INT64)
+        _version_row(s, DataType)
         for name in ("ord", "start", "end"):
             s.add_field(name, DataType.INT64)
         s.add_field("terms", DataType.VARCHAR, max_length=STR)
@@ -69,10 +63,7 @@ def build(client, kind: str, dim: int, index_type: str):
         params.add_index(field_name="ver", index_type="INVERTED")
         blank = False
     elif kind == "texts":
-        s.add_field("id", DataType.INT64, is_primary=True)
-        s.add_field("ver", DataType.INT64)
-        s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
-        s.add_field("bucket", DataType.INT64)
+        _version_row(s, DataType)
         s.add_field("part", DataType.INT64)
         s.add_field("text", DataType.VARCHAR, max_length=STR)
         params.add_index(field_name="ver", index_type="INVERTED")
@@ -90,6 +81,14 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("_v", DataType.FLOAT_VECTOR, dim=2)
         params.add_index(field_name="_v", index_type="FLAT", metric_type="L2")
     return s, params
+
+
+def _version_row(s, DataType) -> None:  # noqa: N803 - pymilvus' enum, imported lazily
+    """The keys every row of a document version carries (write.py's _rows)."""
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("ver", DataType.INT64)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
+    s.add_field("bucket", DataType.INT64)
 
 
 def _dense(params, index_type: str) -> None:
