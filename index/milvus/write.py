@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
 from index.milvus.client import BLANK, TEXT_PART, bucket, in_list, new_version, row_id
-from index.terms import terms as content_terms
+from index.terms import STOPWORDS, terms as content_terms
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,30 @@ _counters_lock = threading.Lock()
 
 
 def match_words(title: str, match_text: str) -> str:
-    """What Milvus' BM25 indexes for a chunk: citeqa's stemmed content words of its title and text."""
-    return " ".join(content_terms(f"{title}\n{match_text}"))[:60_000]
+    """What Milvus' BM25 indexes for a chunk: the words FTS5 indexes in the embedded store (its
+    unicode61 tokens, case and accents folded, Porter-stemmed, stop words kept: they count in a
+    chunk's length), so both stores rank alike (Milvus' analyzers have no Porter stemmer)."""
+    return " ".join(_porter().stemWords(_tokens(f"{title}\n{match_text}")))[:60_000]
 
 
 def query_words(query: str) -> str:
-    return " ".join(content_terms(query))
+    """A question's words as the embedded store's FTS5 query takes them (index/terms.fts_query)."""
+    return " ".join(_porter().stemWords([t for t in _tokens(query) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]))
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _tokens(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
+
+
+@lru_cache(maxsize=1)
+def _porter():
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
 
 
 def write(store, bundles: list, removals: list[str], manifest: dict) -> None:
