@@ -19,9 +19,9 @@ pytest.importorskip("milvus_lite")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def milvus_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("milvus-data")
+def _start_server(data):
+    """A `milvus-lite server` on a free port: (process, URI)."""
+    data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     exe = REPO_ROOT / ".venv" / "bin" / "milvus-lite"
     cmd = [str(exe) if exe.exists() else "milvus-lite", "server", "--data-dir", str(data), "--host", "127.0.0.1",
@@ -34,10 +34,16 @@ def milvus_server(tmp_path_factory):
         if proc.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"milvus-lite server did not start: {(data / 'server.log').read_text()}")
         time.sleep(0.2)
+    log.close()
+    return proc, uri
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    proc, uri = _start_server(tmp_path_factory.mktemp("milvus-data"))
     yield uri
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
 
 
 def _milvus(uri: str) -> dict:
@@ -189,3 +195,35 @@ def test_workers_are_refused_on_the_embedded_store(tmp_path):
                           timeout=120)
     assert proc.returncode == 2 and "one writer" in proc.stderr and "Traceback" not in proc.stderr
 
+
+
+def test_a_store_that_stops_answering_is_a_503_not_a_500(tmp_path, embedder):
+    """The Milvus server goes away under a running API: questions and writes get a 503 that names
+    the store, and /readyz says not ready; no traceback reaches the client."""
+    from fastapi.testclient import TestClient
+
+    from index.factory import open_index
+    from index.ingest import ingest
+    from service.app import create_app
+    from service.engine import Engine
+    from svc_helpers import keyed
+    from tests.conftest import SEEDS, make_settings
+
+    proc, uri = _start_server(tmp_path / "data")
+    try:
+        settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0)
+        idx = open_index(settings, embedder, create=True, for_writing=True)
+        ingest(idx, [SEEDS], progress=False)
+        engine = Engine(settings, embedder, idx)
+        with TestClient(create_app(keyed(settings), engine=engine)) as c:
+            assert c.post("/api/ask", json={"question": ANCHOR_QUESTION}).json()["short_answer"] == "December 2023"
+            proc.kill()
+            proc.wait()
+            r = c.post("/api/ask", json={"question": "Who is the U.S. defense secretary?"})
+            assert r.status_code == 503 and "Milvus" in r.json()["detail"], r.text
+            r = c.post("/api/documents", json={"doc_id": "x", "text": "Some text about zinc."}, headers=AUTH)
+            assert r.status_code == 503, r.text
+            assert c.get("/readyz").status_code == 503
+    finally:
+        if proc.poll() is None:
+            proc.kill()
