@@ -145,10 +145,9 @@ def _check_milvus(settings, repair: bool) -> int:
     from index.milvus.check import inspect as inspect_milvus
     from index.milvus.client import MilvusConn
 
-    uri = settings.milvus_uri or str(Path(settings.index_dir) / "milvus.db")
-    token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+    uri = settings.resolved_milvus_uri()
     try:
-        conn = MilvusConn(uri, token, settings.milvus_db, settings.milvus_prefix)
+        conn = MilvusConn.from_settings(settings)
         found = inspect_milvus(conn, repair=repair)
     except (FileNotFoundError, IndexUnavailable) as exc:
         print(f"citeqa check: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ def index_exists(settings) -> bool:
     if settings.store == "milvus":
         if settings.milvus_uri and "://" in settings.milvus_uri:
             return True  # a server: opening it says whether citeqa's collections are there
-        return Path(settings.milvus_uri or Path(settings.index_dir) / "milvus.db").exists()
+        return Path(settings.resolved_milvus_uri()).exists()
     from index.hybrid import DB_NAME
 
     return (Path(settings.index_dir) / DB_NAME).exists()

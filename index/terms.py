@@ -35,6 +35,11 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+def is_content_word(tok: str) -> bool:
+    """Not a stop word, and not a lone letter (a lone digit counts)."""
+    return tok not in STOPWORDS and (len(tok) > 1 or tok.isdigit())
+
+
 def words(text: str) -> list[str]:
     """Lower-cased content words; a hyphenated word counts as its parts ("real-time" → real, time)."""
     out: list[str] = []
@@ -44,7 +49,7 @@ def words(text: str) -> list[str]:
             tok = tok[:-2]
         for p in tok.split("-"):
             p = DEMONYMS.get(p, p)
-            if p and p not in STOPWORDS and (len(p) > 1 or p.isdigit()):
+            if p and is_content_word(p):
                 out.append(p)
     return out
 
@@ -90,7 +95,7 @@ def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks)."""
     terms = []
     for t in _term.findall(text.casefold()):
-        if t not in STOPWORDS and t not in terms and (len(t) > 1 or t.isdigit()):
+        if t not in terms and is_content_word(t):
             terms.append(t)
     if not terms:
         return None

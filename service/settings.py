@@ -151,6 +151,9 @@ class Settings(BaseSettings):
 
         return SHIPPED_DIR
 
+    def resolved_milvus_uri(self) -> str:
+        return self.milvus_uri or str(Path(self.index_dir) / "milvus.db")
+
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:
             return self.model_path

@@ -113,6 +113,13 @@ class MilvusConn:
             raise StoreUnreachable(f"cannot connect to the Milvus store at {uri}: {exc}") from exc
         self._open(create)
 
+    @classmethod
+    def from_settings(cls, settings, dim: int = 384, create: bool = False) -> "MilvusConn":
+        return cls(settings.resolved_milvus_uri(),
+                   settings.milvus_token.get_secret_value() if settings.milvus_token else "", settings.milvus_db,
+                   settings.milvus_prefix, dim, settings.milvus_index, create=create,
+                   insert_batch=settings.milvus_insert_batch)
+
     @_guarded
     def _open(self, create: bool) -> None:
         have = set(self.client.list_collections())
@@ -139,7 +146,9 @@ class MilvusConn:
 
     def query_many(self, kind: str, field: str, values: list, fields: list[str], extra: str = "",
                    per: int = 256) -> list[dict]:
-        """Rows whose `field` is one of `values`, in slices (expressions and results are bounded)."""
+        """Rows whose `field` is one of `values`, in slices (expressions and results are bounded). A
+        string with a NUL is left out: no expression can hold it, and no stored value has one."""
+        values = [v for v in values if not (isinstance(v, str) and "\x00" in v)]
         out: list[dict] = []
         for i in range(0, len(values), per):
             expr = in_list(field, values[i : i + per]) + (f" and ({extra})" if extra else "")
@@ -192,7 +201,8 @@ class MilvusConn:
             self.client.insert(self.names[kind], rows[i : i + batch])
 
     @_guarded
-    def upsert(self, kind: str, rows: list[dict], batch: int = 1_000) -> None:
+    def upsert(self, kind: str, rows: list[dict]) -> None:
+        batch = self.insert_batch
         for i in range(0, len(rows), batch):
             self.client.upsert(self.names[kind], rows[i : i + batch])
 

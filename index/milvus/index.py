@@ -37,10 +37,9 @@ class _DenseInfo:
 
 
 class MilvusIndex(Preparer):
-    def __init__(self, uri: str, embedder: Embedder, token: str = "", db: str = "default", prefix: str = "citeqa",
-                 index_type: str = "FLAT", refresh_s: float = 1.0, chunk_tokens: int = 160, chunk_overlap: int = 1,
-                 create: bool = False, for_writing: bool = False, rebuild: bool = False,
-                 late_sentences: bool = False, index_dir: Path | None = None, insert_batch: int = 1_000):
+    def __init__(self, conn: MilvusConn, embedder: Embedder, refresh_s: float = 1.0, chunk_tokens: int = 160,
+                 chunk_overlap: int = 1, for_writing: bool = False, rebuild: bool = False,
+                 late_sentences: bool = False, index_dir: Path | None = None):
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
@@ -48,23 +47,18 @@ class MilvusIndex(Preparer):
         self.dir = Path(index_dir) if index_dir else Path(".")
         self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
                                           "late" if late_sentences and embedder.can_late_chunk else "separate")
-        conn = MilvusConn(uri, token, db, prefix, embedder.dim, index_type, create=create, insert_batch=insert_batch)
         self.store = MilvusStore(conn, refresh_s=refresh_s)
         if not rebuild:
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
-        self.dense = _DenseInfo(f"milvus:{index_type}")
+        self.dense = _DenseInfo(f"milvus:{conn.index_type}")
         self._write_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings, embedder: Embedder, **kw) -> "MilvusIndex":
-        uri = settings.milvus_uri or str(Path(settings.index_dir) / "milvus.db")
-        token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
-        kw.pop("quick_check_bytes", None)
-        return cls(uri, embedder, token=token, db=settings.milvus_db, prefix=settings.milvus_prefix,
-                   index_type=settings.milvus_index, refresh_s=settings.milvus_refresh_s,
-                   chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap_sentences,
-                   late_sentences=settings.sentence_vectors == "late", index_dir=settings.index_dir,
-                   insert_batch=settings.milvus_insert_batch, **kw)
+        conn = MilvusConn.from_settings(settings, embedder.dim, create=kw.pop("create", False))
+        return cls(conn, embedder, refresh_s=settings.milvus_refresh_s, chunk_tokens=settings.chunk_tokens,
+                   chunk_overlap=settings.chunk_overlap_sentences, late_sentences=settings.sentence_vectors == "late",
+                   index_dir=settings.index_dir, **kw)
 
     # ---- writes -----------------------------------------------------------------------------
     def apply(self, bundles: list, removals: list[str], wipe: bool = False) -> None:
@@ -86,7 +80,7 @@ class MilvusIndex(Preparer):
     def allowed(self, doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> MilvusFilter:
         clauses = []
         if doc_ids is not None:
-            ids = [d for d in doc_ids if "\x00" not in d]
+            ids = [d for d in doc_ids if "\x00" not in d]  # no document has such an id
             clauses.append(in_list("doc_id", ids) if ids else "id < 0")
         if date_from:
             clauses.append(f'date != "" and date >= {literal(date_from)}')

@@ -73,15 +73,11 @@ class MilvusStore(CachedReads):
         with self._gen_lock:
             self._gen = (generation, time.monotonic())
 
-    def state(self) -> tuple[int, str]:
-        return self.generation(), ""
-
     # ---- documents --------------------------------------------------------------------------
     def _doc_records(self, doc_ids: Iterable[str]) -> dict[str, dict]:
         """The current document rows (with their version) of the ids that exist."""
         def fetch(ids: list[str]) -> dict[str, dict | None]:
-            safe = [d for d in ids if "\x00" not in d]  # a NUL cannot be in an expression (nor in a file name)
-            found = {r["doc_id"]: r for r in self.conn.query_many("documents", "doc_id", safe, DOC_FIELDS)} if safe else {}
+            found = {r["doc_id"]: r for r in self.conn.query_many("documents", "doc_id", ids, DOC_FIELDS)}
             return {d: found.get(d) for d in ids}
 
         return {d: r for d, r in self._cached("docs", list(dict.fromkeys(doc_ids)), fetch).items() if r}
@@ -102,15 +98,19 @@ class MilvusStore(CachedReads):
     def document_text(self, doc_id: str) -> str | None:
         return self.texts([doc_id]).get(doc_id)
 
+    def _version_rows(self, kind: str, doc_ids: list[str], n_field: str, fields: list[str]) -> dict[str, list[dict]]:
+        """{doc_id: the `kind` rows of its current version} for the documents that exist."""
+        recs = self._doc_records(doc_ids)
+        by_ver = {int(r["ver"]): d for d, r in recs.items()}
+        out: dict[str, list[dict]] = {d: [] for d in recs}
+        for r in self.conn.rows_of(kind, {int(r["ver"]): int(r[n_field]) for r in recs.values()}, ["ver", *fields]):
+            out[by_ver[int(r["ver"])]].append(r)
+        return out
+
     def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         def fetch(ids: list[str]) -> dict[str, str]:
-            recs = self._doc_records(ids)
-            by_ver = {int(r["ver"]): d for d, r in recs.items()}
-            parts: dict[str, list[tuple[int, str]]] = {d: [] for d in recs}
-            wanted = {int(r["ver"]): int(r["n_parts"]) for r in recs.values()}
-            for r in self.conn.rows_of("texts", wanted, ["ver", "part", "text"]):
-                parts[by_ver[int(r["ver"])]].append((int(r["part"]), r["text"]))
-            return {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
+            parts = self._version_rows("texts", ids, "n_parts", ["part", "text"])
+            return {d: "".join(r["text"] for r in sorted(rows, key=lambda r: int(r["part"]))) for d, rows in parts.items()}
 
         return self._cached("texts", list(dict.fromkeys(doc_ids)), fetch)
 
@@ -128,16 +128,8 @@ class MilvusStore(CachedReads):
 
     def doc_sentences(self, doc_ids: Iterable[str]) -> dict[str, list[SentenceRow]]:
         def fetch(ids: list[str]) -> dict[str, list[SentenceRow]]:
-            recs = self._doc_records(ids)
-            out: dict[str, list[SentenceRow]] = {d: [] for d in ids}
-            by_ver = {int(r["ver"]): d for d, r in recs.items()}
-            wanted = {int(r["ver"]): int(r["n_sentences"]) for r in recs.values()}
-            for r in self.conn.rows_of("sentences", wanted, ["ver", "start", "end", "vec", "terms"]):
-                d = by_ver[int(r["ver"])]
-                out[d].append(_sentence(d, r))
-            for rows in out.values():
-                rows.sort(key=lambda s: s.start)
-            return out
+            found = self._version_rows("sentences", ids, "n_sentences", ["start", "end", "vec", "terms"])
+            return {d: sorted((_sentence(d, r) for r in found.get(d, [])), key=lambda s: s.start) for d in ids}
 
         return self._cached("sentences", list(dict.fromkeys(doc_ids)), fetch)
 
@@ -149,7 +141,7 @@ class MilvusStore(CachedReads):
                 df[r["term"]] = df.get(r["term"], 0) + int(r["df"])
             return df
 
-        found = self._cached("df", list({t for t in terms if t and "\x00" not in t} | {"#"}), fetch)
+        found = self._cached("df", list({t for t in terms if t} | {"#"}), fetch)
         n = found.pop("#", 0)
         return {t: v for t, v in found.items() if v > 0}, n
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from index.milvus.client import BLANK, TEXT_PART, bucket, in_list, new_version, row_id
-from index.terms import STOPWORDS, terms as content_terms
+from index.terms import is_content_word, terms as content_terms
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def match_words(title: str, match_text: str) -> str:
 
 def query_words(query: str) -> str:
     """A question's words as the embedded store's FTS5 query takes them (index/terms.fts_query)."""
-    return " ".join(_porter().stemWords([t for t in _tokens(query) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]))
+    return " ".join(_porter().stemWords([t for t in _tokens(query) if is_content_word(t)]))
 
 
 _WORD = re.compile(r"[^\W_]+")

@@ -142,10 +142,10 @@ def test_a_write_killed_before_its_commit_leaves_no_partial_document(tmp_path, e
                             source="api:ghost", sha256="0" * 64)
         real = MilvusConn.upsert
 
-        def dies_at_commit(self, kind, rows, batch=1000):
+        def dies_at_commit(self, kind, rows):
             if kind == "documents":
                 raise KeyboardInterrupt("killed")  # what a kill does to the writer: nothing after this runs
-            return real(self, kind, rows, batch)
+            return real(self, kind, rows)
 
         monkeypatch.setattr(MilvusConn, "upsert", dies_at_commit)
         with pytest.raises(KeyboardInterrupt):

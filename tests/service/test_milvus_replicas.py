@@ -148,6 +148,7 @@ WRITER = textwrap.dedent("""
     import sys
     import numpy as np
     from index.documents import CleanDocument
+    from index.milvus.client import MilvusConn
     from index.milvus.index import MilvusIndex
 
     class Stub:  # the write path does not care where vectors come from; a model would take minutes here
@@ -156,7 +157,7 @@ WRITER = textwrap.dedent("""
             v = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    index = MilvusIndex(sys.argv[1], Stub(), for_writing=True)
+    index = MilvusIndex(MilvusConn(sys.argv[1]), Stub(), for_writing=True)
     text = " ".join(f"Sentence {i} of the long report says the value was {i}." for i in range(6000))
     doc = CleanDocument(doc_id="long-report", title="Long report", text=text, source="api:x", sha256="1" * 64)
     bundles = index.prepare([doc], progress=False)
