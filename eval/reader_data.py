@@ -12,6 +12,9 @@ are made from the same articles, each the kind of input the open setting hands t
   kind; made with spaCy's parse (eval/negatives.py);
 - `antonym`: its own paragraph, one word of the question replaced by its opposite that the paragraph
   lacks ("largest" -> "smallest"), SQuAD 2.0's antonym kind (eval/negatives.py).
+And one more answerable kind, `paraphrased`: the question with one or two common words replaced by a
+WordNet synonym (eval/paraphrase.py), so that "words the passage lacks" does not by itself mean "no
+answer".
 
 Pure functions over plain dicts; the split into training and held-out articles is by article, so a
 threshold fitted on the held-out part never saw its paragraphs.
@@ -42,7 +45,9 @@ class Example:
     context: str
     answer_text: str | None  # None: no answer in this context
     answer_start: int | None
-    kind: str  # answerable | official_negative | other_paragraph | answer_removed | swapped | negated | antonym
+    # answerable | paraphrased (answerable) | official_negative | other_paragraph | answer_removed |
+    # swapped | negated | antonym
+    kind: str
     article: str
 
 
@@ -146,7 +151,7 @@ def swapped(ex: Example, article_text: str, rng: random.Random) -> Example | Non
 
 
 def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int, n_swapped: int,
-          seed: int, n_negated: int = 0, n_antonym: int = 0) -> list[Example]:
+          seed: int, n_negated: int = 0, n_antonym: int = 0, n_paraphrased: int = 0) -> list[Example]:
     """Sample answerable questions and make negatives from other questions, shuffled together."""
     rng = random.Random(seed)
     pos = answerable_examples(articles)
@@ -159,12 +164,16 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
     pool = pos[n_answerable:] + pos[:n_answerable]  # negatives prefer questions not used as positives
     out: list[Example] = list(chosen) + official_neg
     wanted = {"other_paragraph": n_other, "answer_removed": n_removed, "swapped": n_swapped,
-              "negated": n_negated, "antonym": n_antonym}
+              "negated": n_negated, "antonym": n_antonym, "paraphrased": n_paraphrased}
     wanted = {k: v for k, v in wanted.items() if v > 0}
     if "negated" in wanted:
         from eval import negatives  # spaCy is needed only for this kind
 
         negate = negatives.Negator()
+    if "paraphrased" in wanted:
+        from eval.paraphrase import Paraphraser, reader_vocab  # spaCy and WordNet: this kind only
+
+        paraphrase = Paraphraser(reader_vocab())
     made = {k: 0 for k in wanted}
     for ex in pool:
         if all(made[k] >= wanted[k] for k in wanted):
@@ -178,6 +187,8 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
                 neg = answer_removed(ex)
             elif kind == "negated":
                 neg = negate.run(ex)
+            elif kind == "paraphrased":
+                neg = paraphrase.run(ex, rng)
             elif kind == "antonym":
                 from eval import negatives
 

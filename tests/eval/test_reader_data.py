@@ -101,3 +101,32 @@ def test_antonym_questions_use_an_opposite_the_paragraph_lacks():
     # a capitalised word inside the question is a name, not an adjective
     assert antonym(_ex("What does the Start screen show?", "The Start screen shows tiles since 2012.", "tiles"),
                    rng) is None
+
+
+def test_paraphrased_questions_keep_the_answer_and_change_common_words_only():
+    from eval.paraphrase import Paraphraser, reader_vocab
+
+    para = Paraphraser(reader_vocab())
+    ctx = "The team of students built the tower in 1889 for Gustave Eiffel, and it was the tallest structure."
+    seen = set()
+    for seed in range(6):
+        out = para.run(_ex("Which team of students built the tower for Gustave Eiffel?", ctx), random.Random(seed))
+        assert out is not None and out.kind == "paraphrased"
+        assert out.answer_text == "1889" and out.context[out.answer_start:out.answer_start + 4] == "1889"
+        assert "Gustave Eiffel" in out.question  # names stay: swapping them is the `swapped` negatives' job
+        assert out.question != "Which team of students built the tower for Gustave Eiffel?"
+        seen.add(out.question)
+    assert len(seen) > 1  # the synonym and the words replaced depend on the seed
+    # WordNet's most common sense, common words only ("students" -> "pupils", not "scholars of x")
+    assert any("pupils" in q or "squad" in q for q in seen)
+    # nothing to replace but names and numbers
+    assert para.run(_ex("Who is Gustave Eiffel?", ctx, "1889"), random.Random(0)) is None
+    # a negative stays a negative: only answerable questions are paraphrased
+    assert para.run(rd.Example("q", "Who built it?", ctx, None, None, "swapped", "Tower"), random.Random(0)) is None
+
+
+def test_plural_of_a_synonym():
+    from eval.paraphrase import plural
+
+    assert [plural(w) for w in ("pupil", "class", "city", "day", "box")] == [
+        "pupils", "classes", "cities", "days", "boxes"]
