@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 import re
+from functools import lru_cache
 
-from eval.reader_data import Example
+from eval.reader_data import SWAPPABLE, Example, _sentence_spans
 
 NEGATION = re.compile(r"\b(?:not|never|no|n't|nor|neither|without)\b", re.IGNORECASE)
 
@@ -116,18 +117,13 @@ class WithinSwapper:
         import spacy
 
         self.nlp = spacy.load(model, disable=["parser", "lemmatizer"])
-        self._ents: dict[str, list[tuple[str, str, int, int]]] = {}
+        # a paragraph's entities are found once for all the questions asked on it
+        self.entities = lru_cache(maxsize=4096)(self._entities)
 
-    def entities(self, context: str) -> list[tuple[str, str, int, int]]:
-        if context not in self._ents:
-            if len(self._ents) > 4096:
-                self._ents.clear()
-            self._ents[context] = [(e.text, e.label_, e.start_char, e.end_char) for e in self.nlp(context).ents]
-        return self._ents[context]
+    def _entities(self, context: str) -> list[tuple[str, str, int, int]]:
+        return [(e.text, e.label_, e.start_char, e.end_char) for e in self.nlp(context).ents]
 
     def run(self, ex: Example, rng: random.Random) -> Example | None:
-        from eval.reader_data import SWAPPABLE, _sentence_spans
-
         if ex.answer_text is None or ex.answer_start is None:
             return None
         ents = self.entities(ex.context)

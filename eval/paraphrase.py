@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import re
+from functools import lru_cache
 
 from eval.reader_data import STOP, Example
 
@@ -28,11 +29,11 @@ _BASE_TAGS = {"NN", "NNS", "VB", "VBP", "JJ", "RB"}
 
 def reader_vocab() -> set[str]:
     """The base MiniLM's word pieces (the reader's vocabulary)."""
-    import json
+    from transformers import AutoTokenizer
 
     from eval.train_reader import base_model_path
 
-    return set(json.loads((base_model_path() / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"])
+    return set(AutoTokenizer.from_pretrained(str(base_model_path())).get_vocab())
 
 
 def plural(word: str) -> str:
@@ -55,22 +56,19 @@ class Paraphraser:
         # "twelvemonth" is not a paraphrase anyone writes)
         self.senses = senses
         self.vocab = vocab
-        self._cache: dict[tuple[str, str], list[str]] = {}
+        self.synonyms = lru_cache(maxsize=None)(self._synonyms)
 
-    def synonyms(self, lemma: str, pos: str) -> list[str]:
-        key = (lemma, pos)
-        if key not in self._cache:
-            out: list[str] = []
-            for syn in self.wordnet.synsets(lemma, pos=pos)[:self.senses]:
-                for name in syn.lemma_names():
-                    w = name.lower().replace("_", " ")
-                    parts = w.split()
-                    if (w != lemma and w not in out and all(x.isalpha() and x in self.vocab for x in parts)
-                            and lemma not in parts and len(parts) <= 2 and len(w) > 2):
-                        out.append(w)
-            # WordNet lists a sense's words most common first: the first few are the usual paraphrases
-            self._cache[key] = out[:3]
-        return self._cache[key]
+    def _synonyms(self, lemma: str, pos: str) -> list[str]:
+        out: list[str] = []
+        for syn in self.wordnet.synsets(lemma, pos=pos)[:self.senses]:
+            for name in syn.lemma_names():
+                w = name.lower().replace("_", " ")
+                parts = w.split()
+                if (w != lemma and w not in out and all(x.isalpha() and x in self.vocab for x in parts)
+                        and lemma not in parts and len(parts) <= 2 and len(w) > 2):
+                    out.append(w)
+        # WordNet lists a sense's words most common first: the first few are the usual paraphrases
+        return out[:3]
 
     def run(self, ex: Example, rng: random.Random, most: int = 2) -> Example | None:
         if ex.answer_text is None:

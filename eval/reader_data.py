@@ -26,8 +26,9 @@ import json
 import random
 import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import Callable
 
 import blingfire
 
@@ -168,18 +169,7 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
               "negated": n_negated, "antonym": n_antonym, "paraphrased": n_paraphrased,
               "swapped_within": n_swapped_within}
     wanted = {k: v for k, v in wanted.items() if v > 0}
-    if "negated" in wanted:
-        from eval import negatives  # spaCy is needed only for this kind
-
-        negate = negatives.Negator()
-    if "swapped_within" in wanted:
-        from eval.negatives import WithinSwapper
-
-        swap_within = WithinSwapper()
-    if "paraphrased" in wanted:
-        from eval.paraphrase import Paraphraser, reader_vocab  # spaCy and WordNet: this kind only
-
-        paraphrase = Paraphraser(reader_vocab())
+    make = _makers(set(wanted), by_article, text_of, rng)
     made = {k: 0 for k in wanted}
     for ex in pool:
         if all(made[k] >= wanted[k] for k in wanted):
@@ -187,28 +177,36 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
         for kind in rng.sample(list(wanted), len(wanted)):
             if made[kind] >= wanted[kind]:
                 continue
-            if kind == "other_paragraph":
-                neg = other_paragraph(ex, by_article[ex.article], rng)
-            elif kind == "answer_removed":
-                neg = answer_removed(ex)
-            elif kind == "negated":
-                neg = negate.run(ex)
-            elif kind == "swapped_within":
-                neg = swap_within.run(ex, rng)
-            elif kind == "paraphrased":
-                neg = paraphrase.run(ex, rng)
-            elif kind == "antonym":
-                from eval import negatives
-
-                neg = negatives.antonym(ex, rng)
-            else:
-                neg = swapped(ex, text_of[ex.article], rng)
+            neg = make[kind](ex)
             if neg is not None:
                 out.append(neg)
                 made[kind] += 1
                 break
     rng.shuffle(out)
     return out
+
+
+def _makers(kinds: set[str], by_article: dict[str, list[str]], text_of: dict[str, str],
+            rng: random.Random) -> dict[str, Callable[[Example], Example | None]]:
+    """kind -> what makes one example of it from an answerable one (None: it cannot). The kinds
+    that need spaCy or WordNet load them only when asked for."""
+    from eval import negatives
+
+    make: dict[str, Callable[[Example], Example | None]] = {
+        "other_paragraph": lambda ex: other_paragraph(ex, by_article[ex.article], rng),
+        "answer_removed": answer_removed,
+        "swapped": lambda ex: swapped(ex, text_of[ex.article], rng),
+        "antonym": lambda ex: negatives.antonym(ex, rng),
+    }
+    if "negated" in kinds:
+        make["negated"] = negatives.Negator().run
+    if "swapped_within" in kinds:
+        make["swapped_within"] = partial(negatives.WithinSwapper().run, rng=rng)
+    if "paraphrased" in kinds:
+        from eval.paraphrase import Paraphraser, reader_vocab
+
+        make["paraphrased"] = partial(Paraphraser(reader_vocab()).run, rng=rng)
+    return make
 
 
 def save(examples: list[Example], path: Path) -> None:

@@ -60,27 +60,26 @@ def onnx_state_dict(path: Path) -> dict[str, np.ndarray]:
 
 def recover(model_dir: Path, out: Path) -> Path:
     import torch
-    from transformers import AutoModelForQuestionAnswering
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
 
+    from eval.export_reader import TOKENIZER_FILES
     from eval.train_reader import base_model_path
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(base_model_path()))
+    # the architecture only: every weight comes from the ONNX file
+    model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(str(base_model_path())))
     state = {k: torch.from_numpy(v.copy()) for k, v in onnx_state_dict(Path(model_dir) / "model.onnx").items()}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("position_ids")]
-    unknown = [k for k in state if k not in own]
+    # load_state_dict refuses a tensor of the wrong shape itself; a name that maps nowhere, or a
+    # weight the ONNX file did not give, is refused here (position_ids is a buffer, not a weight)
+    missing, unknown = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unknown:
         raise ValueError(f"ONNX weights do not map onto the reader: missing {missing[:5]}, unknown {unknown[:5]}")
-    for k, v in state.items():
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise ValueError(f"{k}: ONNX shape {tuple(v.shape)} vs model {tuple(own[k].shape)}")
-    model.load_state_dict(state, strict=False)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
-    for f in Path(model_dir).iterdir():
-        if f.name.startswith("tokenizer") or f.name in ("vocab.txt", "special_tokens_map.json"):
-            shutil.copy2(f, out / f.name)
+    for name in TOKENIZER_FILES:
+        if (Path(model_dir) / name).exists():
+            shutil.copy2(Path(model_dir) / name, out / name)
     return out
 
 

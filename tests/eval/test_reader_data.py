@@ -3,60 +3,40 @@ import random
 
 from eval import reader_data as rd
 
-def _fix_offsets(article):
-    for p in article["paragraphs"]:
-        for q in p["qas"]:
-            for a in q["answers"]:
-                a["answer_start"] = p["context"].index(a["text"])
-    return article
 
-
-ARTICLE = {"title": "Normandy", "paragraphs": [
-    {"context": "The Normans settled in Normandy in 911. Rollo was their first ruler. They spoke Norman French and kept the customs of their Norse ancestors for a long time.",
-     "qas": [{"id": "sqexp_1", "question": "When did the Normans settle in Normandy?",
-              "answers": [{"text": "911", "answer_start": 36}]},
-             {"id": "sqexp_2", "question": "Who was the first ruler of the Normans?",
-              "answers": [{"text": "Rollo", "answer_start": 41}]}]},
-    {"context": "William the Conqueror invaded England in 1066 with an army from Normandy and Brittany.",
-     "qas": [{"id": "sqexp_3", "question": "When did William invade England?",
-              "answers": [{"text": "1066", "answer_start": 41}]}]},
-]}
-_fix_offsets(ARTICLE)
-
-
-def test_answerable_examples_keep_only_true_offsets():
-    exs = rd.answerable_examples([ARTICLE])
+def test_answerable_examples_keep_only_true_offsets(normandy_article):
+    exs = rd.answerable_examples([normandy_article])
     assert len(exs) == 3
     for e in exs:
         assert e.context[e.answer_start:e.answer_start + len(e.answer_text)] == e.answer_text
 
 
-def test_negatives_do_not_contain_the_answer():
-    ex = rd.answerable_examples([ARTICLE])[0]
+def test_negatives_do_not_contain_the_answer(normandy_article):
+    ex = rd.answerable_examples([normandy_article])[0]
     rng = random.Random(0)
-    op = rd.other_paragraph(ex, [p["context"] for p in ARTICLE["paragraphs"]], rng)
+    op = rd.other_paragraph(ex, [p["context"] for p in normandy_article["paragraphs"]], rng)
     assert op.answer_text is None and "911" not in op.context
     ar = rd.answer_removed(ex)
     assert ar is not None and "911" not in ar.context and "Rollo" in ar.context
-    sw = rd.swapped(ex, "\n".join(p["context"] for p in ARTICLE["paragraphs"]), rng)
+    sw = rd.swapped(ex, "\n".join(p["context"] for p in normandy_article["paragraphs"]), rng)
     assert sw is not None and sw.question != ex.question and sw.answer_text is None
 
 
-def test_build_mixes_kinds_and_is_seeded():
-    a = rd.build([ARTICLE], 2, 1, 1, 1, seed=3)
-    b = rd.build([ARTICLE], 2, 1, 1, 1, seed=3)
+def test_build_mixes_kinds_and_is_seeded(normandy_article):
+    a = rd.build([normandy_article], 2, 1, 1, 1, seed=3)
+    b = rd.build([normandy_article], 2, 1, 1, 1, seed=3)
     assert [e.qid for e in a] == [e.qid for e in b]
     kinds = {e.kind for e in a}
     assert "answerable" in kinds and kinds & {"other_paragraph", "answer_removed", "swapped"}
 
 
-def test_encode_labels_point_at_the_answer_tokens():
+def test_encode_labels_point_at_the_answer_tokens(normandy_article):
     from transformers import AutoTokenizer
 
     from eval.train_reader import base_model_path, encode
 
     tok = AutoTokenizer.from_pretrained(str(base_model_path()))
-    exs = rd.answerable_examples([ARTICLE])
+    exs = rd.answerable_examples([normandy_article])
     neg = rd.answer_removed(exs[0])
     feats = encode(tok, exs + [neg], max_length=64, stride=16)
     for f, e in zip(feats, exs):

@@ -11,17 +11,16 @@ import pytest
 
 from eval import train_reader
 from service.reader.model import SHIPPED_DIR, ReaderModel
-from tests.eval.test_reader_data import ARTICLE
 
 pytestmark = pytest.mark.slow
 
 
-def _squad_file(tmp_path):
+def _squad_file(tmp_path, article):
     # the split always holds out official (non-`sqexp`) articles and `--heldout-articles` more, so
     # the training articles are copies with recovered-style ids
     data = []
     for k in range(3):
-        art = copy.deepcopy(ARTICLE)
+        art = copy.deepcopy(article)
         art["title"] = f"Normandy_{k}"
         data.append(art)
     path = tmp_path / "train.json.gz"
@@ -34,9 +33,9 @@ def _events(out):
     return [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
 
 
-def test_train_reader_checkpoints_stops_and_resumes(tmp_path):
+def test_train_reader_checkpoints_stops_and_resumes(tmp_path, normandy_article):
     out = tmp_path / "run"
-    args = ["--train", str(_squad_file(tmp_path)), "--out", str(out), "--heldout-articles", "1",
+    args = ["--train", str(_squad_file(tmp_path, normandy_article)), "--out", str(out), "--heldout-articles", "1",
             "--answerable", "4", "--other-paragraph", "1", "--answer-removed", "1", "--swapped", "1",
             "--batch-size", "2", "--max-length", "64", "--stride", "16", "--epochs", "3",
             "--log-every", "1", "--device", "cpu", "--threads", "1"]
