@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from eval import harness, report
-from eval.harness import at_threshold, load_questions, run_eval, score_response
+from eval import harness, report, scoring
+from eval.harness import load_questions, run_eval
+from eval.scoring import at_threshold, score_response
 
 
 def _by_id(result):
@@ -54,7 +55,7 @@ def test_threshold_override_and_sweep_agree(eval_result):
     """A headline at threshold t is the sweep's point at t."""
     for p in eval_result["sweep"]:
         rows = [at_threshold(r, p["threshold"]) for r in eval_result["questions"]]
-        h = harness.aggregate(rows)
+        h = scoring.aggregate(rows)
         assert h["accuracy"] == p["accuracy"]
         assert h["unanswerable_abstained"] == p["unanswerable_abstained"]
         assert h["answerable_wrongly_abstained"] == p["answerable_wrongly_abstained"]
@@ -92,7 +93,7 @@ def test_score_response_on_a_hand_made_response():
     kept, dropped = at_threshold(row, 0.5), at_threshold(row, 0.9)
     assert not kept["abstained"] and kept["answer_correct"] and kept["citations_total"] == 1
     assert dropped["abstained"] and not dropped["answer_correct"] and dropped["citations_total"] == 0
-    assert dropped["answer"] == harness.ABSTAIN_TEXT
+    assert dropped["answer"] == scoring.ABSTAIN_TEXT
 
 
 def test_report_files(eval_result, tmp_path):

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from eval.harness import DEFAULT_QUESTIONS, KINDS
+from eval.harness import DEFAULT_QUESTIONS
 from eval.metrics import contains_variant, normalize_ws
+from eval.scoring import KINDS
 
 FIELDS = {"id": str, "question": str, "answerable": bool, "answers": list, "doc_ids": list, "evidence": str, "kind": str}
 
