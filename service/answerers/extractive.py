@@ -25,9 +25,9 @@ import numpy as np
 
 from index.store import SentenceRow, Store
 from index.terms import matches, terms
-from service.answer_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity, focus_noun, how_many_focus,
-                                  name_focus, near, near_all, novel_spans, office_focus, office_terms, pick_short_answer,
-                                  question_type, specifics, subtype)
+from service.answer_types import near, near_all, novel_spans, pick_short_answer
+from service.question_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity, focus_noun, how_many_focus,
+                                    name_focus, office_focus, office_terms, question_type, specifics, subtype)
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.citations import Quote, compose
 from service.retrieval import Hit
