@@ -19,10 +19,13 @@ _NAME = rf"{_NAME_PART}(?:\s+{_NAME_PART}){{1,2}}"
 _OFFICE = (r"(?:Minister|Secretary(?: General)?|Adviser|Advisor|President|Spokesman|Spokeswoman|Spokesperson|"
            r"Ambassador|Director|Chairman|Chairwoman|Chancellor|Premier|Envoy|Commander|General|Admiral|"
            r"Senator|Governor|Mayor|Chief)")
-_OFFICE_WORDS = (r"(?:(?:First|Second|Deputy|Vice|Prime|Foreign|Defen[cs]e|National|Security|Senior|Chief|Principal|"
-                 r"Unification|Trade|Finance|Cabinet|White House|Special|State|Executive|Joint|Chiefs?|of|Staff)\s+)*")
-_OWNER = (r"(?:(?:(?:South Korea|North Korea|Japan|China|Russia|the U\.S\.|U\.S\.|US|America)(?:[’']s)?|"
-          r"South Korean|North Korean|Japanese|Chinese|Russian|American)\s+)?")
+_OFFICE_WORD = (r"(?:First|Second|Deputy|Vice|Prime|Foreign|Defen[cs]e|National|Security|Senior|Chief|Principal|"
+                r"Trade|Finance|Cabinet|White House|Special|State|Executive|Joint|Chiefs?|of|Staff)")
+_OFFICE_WORDS = rf"(?:{_OFFICE_WORD}\s+)*"
+# whose office it is: one or two capitalised words, possibly possessive, that are not the office's
+# own ("South Korea's", "Japanese", "U.S.", "Unification"); no list of countries, so any corpus's work
+_OWNER_WORD = rf"(?!(?:{_OFFICE_WORD}|{_OFFICE})\b)[A-Z][\w.’'-]*"
+_OWNER = rf"(?:(?:the\s+)?{_OWNER_WORD}(?:\s+{_OWNER_WORD})?(?:[’']s)?\s+)?"
 # "South Korea's First Vice Foreign Minister Park Yoon-joo", "U.S. Secretary of State Antony Blinken"
 _TITLED = re.compile(rf"({_OWNER}{_OFFICE_WORDS}{_OFFICE}(?:\s+of\s+(?:State|Defen[cs]e|[A-Z][a-z]+))?)\s+({_NAME})\b")
 # "John Kirby, the White House national security spokesman,"

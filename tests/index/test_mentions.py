@@ -101,3 +101,11 @@ def test_rewrite_chunks_equals_the_plain_walk_and_scales_linearly():
 
     small, large = visits(2500), visits(20000)
     assert large <= small * 9, (small, large)
+
+
+def test_the_owner_of_an_office_is_any_capitalised_name_not_a_list_of_countries():
+    out = standalone(["Brazil's Foreign Minister Mauro Vieira met the delegation.", "Vieira said talks went well.",
+                      "Prime Minister Anthony Albanese spoke.", "Albanese agreed."])
+    assert out[1] == "Brazil's Foreign Minister Mauro Vieira said talks went well."
+    # an office word is not taken for its owner
+    assert out[3] == "Prime Minister Anthony Albanese agreed."
