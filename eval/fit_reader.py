@@ -109,8 +109,10 @@ def closed_rows(model_dir: Path, articles: list[dict], n: int, seed: int) -> lis
     return rows
 
 
-def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_removed: int, seed: int) -> list[dict]:
-    """Open setting over a corpus of the articles, some answer sentences taken out of it."""
+def open_set(articles: list[dict], n_answerable: int, n_removed: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """The open setting's corpus (the articles, some answer sentences taken out of it) and its
+    questions: answerable ones, the official unanswerable ones, and those whose answer sentence
+    was taken out (kind `removed`)."""
     rng = random.Random(seed)
     qs = squad.questions(articles)
     ans = [q for q in qs if q["answerable"]]
@@ -137,7 +139,19 @@ def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_remove
     made_neg = [q | {"answerable": False, "answers": [], "kind": "removed"} for q in keep_q
                 if not any(g.lower() in text_of[q["article"]] for g in q["answers"])]
     pos = [q | {"kind": "answerable"} for q in ans[n_removed:] if q["context"] not in touched][:n_answerable]
-    ask = pos + [q | {"kind": "official_negative"} for q in neg] + made_neg
+    return corpus, pos + [q | {"kind": "official_negative"} for q in neg] + made_neg
+
+
+def open_articles(held: list[dict], n: int) -> list[dict]:
+    """The open setting's articles: every official SQuAD 2.0 one (real negatives), then others."""
+    official = [a for a in held if not reader_data._recovered(a)]
+    others = [a for a in held if reader_data._recovered(a)]
+    return official + others[:max(0, n - len(official))]
+
+
+def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_removed: int, seed: int) -> list[dict]:
+    """Open setting over a corpus of the articles, some answer sentences taken out of it."""
+    corpus, ask = open_set(articles, n_answerable, n_removed, seed)
     rows = squad.run_open(corpus, ask, reader_path=model_dir, abstain_threshold=0.0, answerer="reader")
     for r, q in zip(rows, ask):
         r["right"] = bool(r["contains"])
@@ -173,10 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         cal["closed"] = fit(rows, CLOSED_FEATURES, args.max_false_abstain)
         print("closed", json.dumps(cal["closed"], indent=1))
     if args.setting in ("both", "open"):
-        official = [a for a in held if not reader_data._recovered(a)]
-        others = [a for a in held if reader_data._recovered(a)]
-        chosen = official + others[:max(0, args.articles - len(official))]
-        rows = open_rows(model_dir, chosen, args.open_answerable, args.open_removed, args.seed)
+        rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable, args.open_removed,
+                         args.seed)
         cal["open"] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
         print("open", json.dumps(cal["open"], indent=1))
         Path(".citeqa").mkdir(exist_ok=True)
