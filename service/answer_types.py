@@ -109,8 +109,9 @@ _ABBREV = re.compile(r"(?:[A-Z]\.)+|[A-Z][a-z]{0,3}\.")
 _title_word = re.compile(rf"^(?:{_TITLE}|Prime|Vice|Deputy|First|General|State|Defense|of)$")
 
 
+_AT = "in|at|near|inside|outside|across|around"
 # before a place, not a person ("to" and "from" are left out: "wrote to Sullivan", "a call from Biden")
-_AT_PLACE = re.compile(r"\b(?:in|at|near|inside|outside|across|around)\s+(?:the\s+)?$", re.I)
+_AT_PLACE = re.compile(rf"\b(?:{_AT})\s+(?:the\s+)?$", re.I)
 
 
 def _not_person(word: str) -> bool:
@@ -174,7 +175,7 @@ def offices(text: str) -> list[TypedSpan]:
     return _spans(_OFFICE, text, "office")
 
 
-_LOCATIVE = re.compile(r"\b(?:in|at|to|from|near|inside|outside|across|around)\s+(?:the\s+|a\s+|an\s+)?$", re.I)
+_LOCATIVE = re.compile(rf"\b(?:{_AT}|to|from)\s+(?:the\s+|a\s+|an\s+)?$", re.I)
 
 
 def places(text: str) -> list[TypedSpan]:
