@@ -165,10 +165,10 @@ def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, s
 
     # held-out estimate: the logistic fit and the threshold choice redone without each fold
     # folds by article: a fold's test questions come from articles its fit never saw
-    articles = sorted({d["q"].get("article", d["q"]["id"]) for d in data})
+    articles = sorted({d["q"]["article"] for d in data})
     rng = np.random.default_rng(seed)
     fold_of = {a: i % folds for i, a in enumerate(rng.permutation(articles))}
-    fold = np.array([fold_of[d["q"].get("article", d["q"]["id"])] for d in data])
+    fold = np.array([fold_of[d["q"]["article"]] for d in data])
     held = np.zeros(len(data))
     held_t = np.zeros(len(data))
     for f in range(folds):
@@ -197,15 +197,14 @@ def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, s
     }
 
 
-def heldout_questions(n_articles: int = 24, n_answerable: int = 700, n_removed: int = 450,
-                      seed: int = 7) -> tuple[list[dict], list[dict]]:
+def heldout_questions() -> tuple[list[dict], list[dict]]:
     """The corpus and questions of eval/fit_reader.py's open setting, from the training articles
     `citeqa train-reader` keeps out (the split is seeded: no file from a training run is needed)."""
-    from eval import fit_reader, reader_data
-    from eval.train_reader import DEFAULT_TRAIN
+    from eval import fit_reader as fr, reader_data
+    from eval.train_reader import DEFAULT_TRAIN, HELDOUT_ARTICLES, SPLIT_SEED
 
-    _, held = reader_data.split_articles(reader_data.load_squad(DEFAULT_TRAIN), 30, 13)
-    return fit_reader.open_set(fit_reader.open_articles(held, n_articles), n_answerable, n_removed, seed)
+    _, held = reader_data.split_articles(reader_data.load_squad(DEFAULT_TRAIN), HELDOUT_ARTICLES, SPLIT_SEED)
+    return fr.open_set(fr.open_articles(held, fr.OPEN_ARTICLES), fr.OPEN_ANSWERABLE, fr.OPEN_REMOVED, fr.SEED)
 
 
 def main(argv: list[str] | None = None) -> int:

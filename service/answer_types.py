@@ -50,8 +50,6 @@ _year_like = re.compile(r"^(?:19|20)\d{2}$")
 _TITLE = (r"(?:President|Prime Minister|PM|Secretary(?: General)?(?: of (?:State|Defense))?|Deputy Secretary(?: of State)?"
           r"|Minister|Vice (?:Foreign )?Minister|First Vice Foreign Minister|Foreign Minister|Defense Minister"
           r"|Ambassador|Adviser|Advisor|Spokesman|Spokesperson|General|Gen\.|Admiral|Chairman|Leader|Reporter)")
-_NAME_PART = r"[A-Z][a-z]+(?:-[a-z]+|-[A-Z][a-z]+)?"
-_person = re.compile(rf"\b(?:{_TITLE}\s+)?{_NAME_PART}(?:\s+{_NAME_PART}){{1,3}}\b")
 # capitalised words that are not names of people: calendar words, the nouns of institutions and
 # geography, sentence openers. General English only: nothing here names a place or person of any corpus
 _NOT_PERSON = re.compile(
@@ -105,7 +103,7 @@ def numbers(text: str) -> list[TypedSpan]:
 
 _CAP_RUN = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
 _INITIALS = re.compile(r"(?:[A-Z]\.)+")
-_ABBREV = re.compile(r"(?:[A-Z]\.)+|[A-Z][a-z]{0,3}\.")
+_ABBREV = re.compile(rf"{_INITIALS.pattern}|[A-Z][a-z]{{0,3}}\.")
 _title_word = re.compile(rf"^(?:{_TITLE}|Prime|Vice|Deputy|First|General|State|Defense|of)$")
 
 
