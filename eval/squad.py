@@ -144,6 +144,13 @@ def markdown(result: dict) -> str:
         for name, s in [("**all**", result["open"])] + list(result["open_by_article"].items()):
             lines.append(f"| {name} | " + " | ".join(_fmt(s[k]) for k in keys) + " |")
         lines.append("")
+        sep = result.get("open_separability")
+        if sep and sep["auc"] is not None:
+            caps = [k for k in sep if k.startswith("noans_at_fa_")]
+            lines += [f"Separability of `confidence` (any threshold; reported, never used to choose one): AUC "
+                      f"{sep['auc']:.3f}; the most unanswerable questions abstained at false_abstain ≤ "
+                      + " / ".join(k.removeprefix("noans_at_fa_") for k in caps) + ": "
+                      + " / ".join(f"{sep[k]:.3f}" for k in caps), ""]
     if "closed" in result:
         keys = ["EM", "F1", "HasAns_EM", "HasAns_F1", "NoAns_acc"]
         lines += ["## Closed setting (the reader handed the question's own paragraph)", "",
@@ -179,6 +186,7 @@ def main(args) -> int:
         rows = run_open(articles, qs, top_k=args.top_k, progress=progress, **overrides)
         result["open"] = sm.open_summary(rows)
         result["open_by_article"] = sm.by_article(rows)
+        result["open_separability"] = sm.separability(rows)
         result["open_rows"] = rows
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,30 @@ def open_summary(rows: Sequence[dict]) -> dict:
     }
 
 
+def separability(rows: Sequence[dict], caps: Sequence[float] = (0.05, 0.10, 0.15)) -> dict:
+    """How well `confidence` tells answerable from unanswerable questions, whatever the threshold:
+    the AUC (the chance an answerable question outranks an unanswerable one, ties half) and, for
+    each cap, the most unanswerable questions any threshold abstains on while abstaining on at most
+    that share of the answerable ones. A ceiling of what calibration alone can reach on this set;
+    reported, never used to choose a threshold. Pure (rank arithmetic: no scikit-learn dependency)."""
+    pos = sorted(r["confidence"] or 0.0 for r in rows if r["answerable"])
+    neg = [r["confidence"] or 0.0 for r in rows if not r["answerable"]]
+    if not pos or not neg:
+        return {"auc": None, **{f"noans_at_fa_{c:.2f}": None for c in caps}}
+    import bisect
+
+    wins = sum(bisect.bisect_left(pos, x) for x in neg)  # answerable questions below each negative
+    ties = sum(bisect.bisect_right(pos, x) - bisect.bisect_left(pos, x) for x in neg)
+    auc = 1.0 - (wins + 0.5 * ties) / (len(pos) * len(neg))
+    out = {"auc": auc}
+    for c in caps:
+        # abstain below t: t is the lowest answerable confidence above the allowed share of them
+        k = int(c * len(pos))  # answerable questions that may be abstained on
+        t = pos[k] if k < len(pos) else float("inf")
+        out[f"noans_at_fa_{c:.2f}"] = sum(x < t for x in neg) / len(neg)
+    return out
+
+
 def closed_summary(rows: Sequence[dict]) -> dict:
     """SQuAD 2.0's own figures: EM/F1 over all questions (an abstention is the empty answer)."""
     ans = [r for r in rows if r["answerable"]]

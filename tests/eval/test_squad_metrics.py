@@ -38,3 +38,27 @@ def test_open_row_and_summary():
     # an unanswerable question answered counts against overall
     rows[1] = sm.open_row(q_neg, resp_ans, 20.0)
     assert sm.open_summary(rows)["overall"] == 0.5
+
+
+def _rows(pos, neg):
+    return ([{"answerable": True, "confidence": c} for c in pos]
+            + [{"answerable": False, "confidence": c} for c in neg])
+
+
+def test_separability_auc_counts_ties_half_and_is_threshold_free():
+    assert sm.separability(_rows([0.9, 0.8], [0.1, 0.2]))["auc"] == 1.0
+    assert sm.separability(_rows([0.1, 0.2], [0.9, 0.8]))["auc"] == 0.0
+    assert sm.separability(_rows([0.5], [0.5]))["auc"] == 0.5
+    # 3 of the 4 (pos, neg) pairs are in order; one negative outranks one answerable question
+    assert sm.separability(_rows([0.3, 0.9], [0.1, 0.5]))["auc"] == 0.75
+
+
+def test_separability_noans_at_a_false_abstention_cap():
+    pos = [i / 20 for i in range(1, 21)]  # 20 answerable: 0.05 … 1.0
+    neg = [0.02, 0.04, 0.06, 0.12, 0.5]
+    s = sm.separability(_rows(pos, neg), caps=(0.0, 0.10))
+    # no answerable question abstained: only the negatives below 0.05
+    assert s["noans_at_fa_0.00"] == pytest.approx(2 / 5)
+    # two answerable questions (0.05, 0.10) may be abstained on: the threshold is 0.15
+    assert s["noans_at_fa_0.10"] == pytest.approx(4 / 5)
+    assert sm.separability(_rows(pos, []))["auc"] is None
