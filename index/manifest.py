@@ -9,7 +9,8 @@ from pathlib import Path
 
 FORMAT_VERSION = 1
 # Bumped when cleaning, sentence splitting or chunking change what a document turns into.
-PIPELINE_VERSION = 3  # 2: hyphen parts, U.S. and demonym normalisation in stored terms; 3: stand-alone sentences (mentions.py)
+PIPELINE_VERSION = 4  # 2: hyphen parts, U.S. and demonym normalisation in stored terms; 3: stand-alone sentences
+# (mentions.py); 4: no demonym normalisation (no list of countries)
 
 
 class IndexMismatch(RuntimeError):

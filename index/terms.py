@@ -22,14 +22,6 @@ STOPWORDS = frozenset(
 _token = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 # "U.S." and "US" would otherwise vanish (one-letter tokens) or read as the pronoun "us"
 _usa = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b|\bUSA\b")
-# a demonym and its country are one term: "the Japanese minister" is about Japan
-DEMONYMS = {
-    "japanese": "japan", "korean": "korea", "koreans": "korea", "chinese": "china", "russian": "russia",
-    "russians": "russia", "american": "usa", "americans": "usa", "america": "usa", "ukrainian": "ukraine",
-    "malaysian": "malaysia", "taiwanese": "taiwan", "vietnamese": "vietnam", "indian": "india", "british": "britain",
-}
-
-
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
@@ -48,7 +40,6 @@ def words(text: str) -> list[str]:
         if tok.endswith("'s"):
             tok = tok[:-2]
         for p in tok.split("-"):
-            p = DEMONYMS.get(p, p)
             if p and is_content_word(p):
                 out.append(p)
     return out
@@ -64,28 +55,9 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(_stemmer().stemWords(words(text)))
 
 
-# A capital stands for its government in news copy ("Seoul and Tokyo agreed…" = South Korea and
-# Japan): a capital in a question is also matched by its country's name. One way only: a sentence
-# that merely mentions Seoul as a place is not thereby about South Korea. Applied when matching,
-# not when indexing, so stored terms (and the index format) stay as they are.
-_CAPITALS = {
-    "seoul": "south korea", "pyongyang": "north korea", "tokyo": "japan", "washington": "usa",
-    "beijing": "china", "moscow": "russia", "kyiv": "ukraine", "taipei": "taiwan",
-}
-
-
-@lru_cache(maxsize=1)
-def capital_aliases() -> dict[str, frozenset[str]]:
-    """Stemmed capital → the stemmed terms of its country."""
-    return {terms(city)[0]: frozenset(terms(country)) for city, country in _CAPITALS.items()}
-
-
 def matches(term: str, ts: frozenset[str]) -> bool:
-    """A question's `term` is in a sentence with terms `ts`; a capital also matches its country."""
-    if term in ts:
-        return True
-    country = capital_aliases().get(term)
-    return country is not None and country <= ts
+    """A question's `term` is in a sentence with terms `ts`."""
+    return term in ts
 
 
 _term = re.compile(r"\w+", re.UNICODE)

@@ -53,9 +53,10 @@ def test_off_topic_questions_abstain_with_closest_passages(extractive_engine, qu
 
 
 def test_some_on_topic_unanswerable_questions_abstain(answers):
-    # calibrated on SQuAD training articles, not on these questions: measured 7 of 20 (2026-12-01)
+    # calibrated on SQuAD training articles, not on these questions: measured 7 of 20, then 5 once
+    # index/terms.py lost its lists of the seeds' capitals and demonyms (2026-12-01)
     unanswerable = [q["id"] for q in QUESTIONS if not q["answerable"]]
-    assert sum(answers[q].abstained for q in unanswerable) >= 5
+    assert sum(answers[q].abstained for q in unanswerable) >= 4
 
 
 @pytest.mark.parametrize("qid", ["q001", "q004", "q010", "q020", "q021", "q031", "q040", "q046"])
