@@ -2,6 +2,7 @@
 of `citeqa eval --squad`. Pure functions over plain rows (dicts)."""
 from __future__ import annotations
 
+import bisect
 import collections
 import re
 import string
@@ -100,8 +101,6 @@ def separability(rows: Sequence[dict], caps: Sequence[float] = (0.05, 0.10, 0.15
     neg = [r["confidence"] or 0.0 for r in rows if not r["answerable"]]
     if not pos or not neg:
         return {"auc": None, **{f"noans_at_fa_{c:.2f}": None for c in caps}}
-    import bisect
-
     wins = sum(bisect.bisect_left(pos, x) for x in neg)  # answerable questions below each negative
     ties = sum(bisect.bisect_right(pos, x) - bisect.bisect_left(pos, x) for x in neg)
     auc = 1.0 - (wins + 0.5 * ties) / (len(pos) * len(neg))

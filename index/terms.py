@@ -22,6 +22,8 @@ STOPWORDS = frozenset(
 _token = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 # "U.S." and "US" would otherwise vanish (one-letter tokens) or read as the pronoun "us"
 _usa = re.compile(r"\bU\.S\.(?:A\.)?|\bUS\b|\bUSA\b")
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
@@ -53,11 +55,6 @@ def terms(text: str) -> list[str]:
 def _terms(text: str) -> tuple[str, ...]:
     # The answerer asks for the terms of the same sentences and windows again and again.
     return tuple(_stemmer().stemWords(words(text)))
-
-
-def matches(term: str, ts: frozenset[str]) -> bool:
-    """A question's `term` is in a sentence with terms `ts`."""
-    return term in ts
 
 
 _term = re.compile(r"\w+", re.UNICODE)

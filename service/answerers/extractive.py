@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from index.store import SentenceRow, Store
-from index.terms import matches, terms
+from index.terms import terms
 from service.answer_types import near, near_all, novel_spans, pick_short_answer
 from service.question_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity, focus_noun, how_many_focus,
                                     name_focus, office_focus, office_terms, question_type, specifics, subtype)
@@ -167,7 +167,7 @@ class ExtractiveAnswerer(Answerer):
         sims = np.stack([r.vector for r in rows]) @ qvec.reshape(-1)
 
         def coverage(ts: frozenset[str]) -> float:
-            return sum(weights[t] for t in qterms if matches(t, ts)) / total
+            return sum(weights[t] for t in qterms if t in ts) / total
 
         out: list[Scored] = []
         for i, (r, sem) in enumerate(zip(rows, sims)):

@@ -1,8 +1,4 @@
-from index.terms import matches, terms
-
-
-def _ts(text: str) -> frozenset[str]:
-    return frozenset(terms(text))
+from index.terms import terms
 
 
 def test_terms_are_stemmed_content_words():
@@ -11,8 +7,7 @@ def test_terms_are_stemmed_content_words():
     assert terms("U.S. forces") == ["usa", "forc"] and terms("the US") == ["usa"]  # not the pronoun "us"
 
 
-def test_no_gazetteer_a_word_matches_only_itself():
+def test_no_gazetteer_a_word_is_only_itself():
     # no list of the corpus's countries, capitals or demonyms: such lists only helped the seed articles
     assert terms("Japanese") != terms("Japan")
-    assert not matches(terms("Tokyo")[0], _ts("a firm relationship with Japan"))
-    assert matches("missil", _ts("a missile launch")) and not matches("missil", _ts("a launch"))
+    assert not set(terms("Tokyo")) & set(terms("a firm relationship with Japan"))
