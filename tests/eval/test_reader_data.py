@@ -154,3 +154,28 @@ def test_wordnet_antonyms_turn_a_common_word_to_an_opposite_the_paragraph_lacks(
     assert ant.run(_ex("How many engines stood in front of Watt?", ctx, "1769"), random.Random(0)) is None
     # names, and words of the answer, are never turned
     assert ant.run(_ex("What did Watt use?", ctx, "a separate condenser"), random.Random(0)) is None
+
+
+def _article(title: str, official: bool, negative: bool = True) -> dict:
+    prefix = "" if official else "sqexp"
+    ctx = f"{title} was founded in 1900 by Ada."
+    qas = [{"id": f"{prefix}{title}-1", "question": f"When was {title} founded?", "is_impossible": False,
+            "answers": [{"text": "1900", "answer_start": ctx.index("1900")}]}]
+    if negative:
+        qas.append({"id": f"{prefix}{title}-2", "question": f"When was {title} closed?", "is_impossible": True,
+                    "answers": []})
+    return {"title": title, "paragraphs": [{"context": ctx, "qas": qas}]}
+
+
+def test_official_articles_move_into_training_and_leave_the_held_out_set():
+    held = ([_article(f"Off{i}", True) for i in range(5)] + [_article("Plain", True, negative=False)]
+            + [_article(f"Rec{i}", False) for i in range(3)])
+    moved, rest = rd.official_split(held, 2, seed=13)
+    # only official articles with real unanswerable questions are moved
+    assert len(moved) == 2 and all(not rd._recovered(a) and a["title"] != "Plain" for a in moved)
+    assert {a["title"] for a in moved}.isdisjoint(a["title"] for a in rest) and len(rest) == 7
+    assert [a["title"] for a in rd.official_split(list(reversed(held)), 2, seed=13)[0]] == [a["title"] for a in moved]
+    ex = rd.official_examples(moved, repeat=3, n_answerable=1, seed=0)
+    negs = [e for e in ex if e.kind == "official_negative"]
+    assert len(negs) == 6 and all(e.answer_text is None for e in negs)  # 2 real negatives, each 3 times
+    assert [e.kind for e in ex].count("answerable") == 1
