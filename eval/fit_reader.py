@@ -146,8 +146,8 @@ def open_set(articles: list[dict], n_answerable: int, n_removed: int, seed: int)
 
 def open_articles(held: list[dict], n: int) -> list[dict]:
     """The open setting's articles: every official SQuAD 2.0 one (real negatives), then others."""
-    official = [a for a in held if not reader_data._recovered(a)]
-    others = [a for a in held if reader_data._recovered(a)]
+    official = [a for a in held if reader_data.is_official(a)]
+    others = [a for a in held if not reader_data.is_official(a)]
     return official + others[:max(0, n - len(official))]
 
 

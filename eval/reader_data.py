@@ -67,8 +67,8 @@ def load_squad(path: str | Path) -> list[dict]:
 def split_articles(articles: list[dict], heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
     """The official SQuAD 2.0 articles (real negatives, ids without the `sqexp` prefix) are always
     held out for fitting thresholds; `heldout` more are drawn at random."""
-    official = [a for a in articles if not _recovered(a)]
-    rest = [a for a in articles if _recovered(a)]
+    official = [a for a in articles if is_official(a)]
+    rest = [a for a in articles if not is_official(a)]
     rng = random.Random(seed)
     rng.shuffle(rest)
     return rest[heldout:], official + rest[:heldout]
@@ -79,7 +79,7 @@ def official_split(heldout: list[dict], k: int, seed: int) -> tuple[list[dict], 
     the rest of the held-out articles). The training file's only real unanswerable questions (348)
     are in two of its articles: k of those train the reader, the others stay for fitting and
     measuring its threshold on articles it never saw."""
-    official = sorted((a for a in heldout if not _recovered(a) and _has_real_negative(a)), key=lambda a: a["title"])
+    official = sorted((a for a in heldout if is_official(a) and _has_real_negative(a)), key=lambda a: a["title"])
     random.Random(seed).shuffle(official)
     moved = {a["title"] for a in official[:k]}
     return official[:k], [a for a in heldout if a["title"] not in moved]
@@ -95,12 +95,18 @@ def official_examples(articles: list[dict], repeat: int, n_answerable: int, seed
     return [e for e in ex if e.kind == "official_negative"] * repeat + pos[:n_answerable]
 
 
+def _unanswerable(q: dict) -> bool:
+    return bool(q.get("is_impossible")) or not q["answers"]
+
+
 def _has_real_negative(article: dict) -> bool:
-    return any(q.get("is_impossible") or not q["answers"] for p in article["paragraphs"] for q in p["qas"])
+    return any(_unanswerable(q) for p in article["paragraphs"] for q in p["qas"])
 
 
-def _recovered(article: dict) -> bool:
-    return any(q["id"].startswith("sqexp") for p in article["paragraphs"] for q in p["qas"])
+def is_official(article: dict) -> bool:
+    """An article of the official SQuAD 2.0 file (with its ids and real unanswerable questions),
+    not one recovered from SQuAD 1.1 (ids prefixed `sqexp`)."""
+    return not any(q["id"].startswith("sqexp") for p in article["paragraphs"] for q in p["qas"])
 
 
 @lru_cache(maxsize=65536)
@@ -118,7 +124,7 @@ def answerable_examples(articles: list[dict]) -> list[Example]:
     for art in articles:
         for p in art["paragraphs"]:
             for q in p["qas"]:
-                if q.get("is_impossible") or not q["answers"]:
+                if _unanswerable(q):
                     out.append(Example(q["id"], q["question"], p["context"], None, None,
                                        "official_negative", art["title"]))
                     continue

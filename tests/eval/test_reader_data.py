@@ -172,7 +172,7 @@ def test_official_articles_move_into_training_and_leave_the_held_out_set():
             + [_article(f"Rec{i}", False) for i in range(3)])
     moved, rest = rd.official_split(held, 2, seed=13)
     # only official articles with real unanswerable questions are moved
-    assert len(moved) == 2 and all(not rd._recovered(a) and a["title"] != "Plain" for a in moved)
+    assert len(moved) == 2 and all(rd.is_official(a) and a["title"] != "Plain" for a in moved)
     assert {a["title"] for a in moved}.isdisjoint(a["title"] for a in rest) and len(rest) == 7
     assert [a["title"] for a in rd.official_split(list(reversed(held)), 2, seed=13)[0]] == [a["title"] for a in moved]
     ex = rd.official_examples(moved, repeat=3, n_answerable=1, seed=0)
