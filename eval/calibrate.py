@@ -27,10 +27,12 @@ import argparse
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from index.manifest import write_json_atomic
 from service.answerers.extractive import CALIBRATION_PATH, ExtractiveAnswerer
 
 GRID = {
@@ -131,9 +133,29 @@ def balanced(row: dict) -> float:
     return 0.5 * row["accuracy"] + 0.5 * row["unanswerable_abstained"]
 
 
-def choose_threshold(rows: list[dict]) -> dict:
-    ok = [r for r in rows if r["answerable_abstained"] <= MAX_WRONG_ABSTAIN]
-    return max(ok, key=lambda r: (round(balanced(r), 6), -r["threshold"])) if ok else rows[0]
+def choose(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float,
+           thresholds: Sequence[float] | None = None, default: float = 0.0) -> float:
+    """The threshold with the best balanced score (answer when p >= t; ties: the lowest) among those
+    that abstain on at most `max_false_abstain` of the answerable questions; `default` when none
+    does. Candidates: `thresholds`, else every value of p to 3 decimals. The rule of both the
+    reader (eval/fit_reader.py) and this fallback, so both abstain alike."""
+    best_t, best = default, -1.0
+    for t in (np.unique(np.round(p, 3)) if thresholds is None else thresholds):
+        answered = p >= t
+        fa = float((~answered)[answerable].mean()) if answerable.any() else 0.0
+        if fa > max_false_abstain:
+            continue
+        score = 0.5 * float((right & answered)[answerable].mean()) + 0.5 * float((~answered)[~answerable].mean())
+        score = round(score, 9)  # scores equal but for float rounding tie (the lowest t wins)
+        if score > best:
+            best_t, best = float(t), score
+    return best_t
+
+
+def choose_threshold(rows: list[dict], conf: np.ndarray, answerable: np.ndarray, correct: np.ndarray) -> dict:
+    """The row of `sweep(conf, answerable, correct)` that `choose` picks on the sweep's grid."""
+    t = choose(conf, answerable, correct, MAX_WRONG_ABSTAIN, [r["threshold"] for r in rows], rows[0]["threshold"])
+    return next(r for r in rows if r["threshold"] == t)
 
 
 def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, seed: int = 0) -> dict:
@@ -147,8 +169,9 @@ def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, s
         x = np.array([[c["features"][k] for k in keys] if c else [0.0] * len(keys) for c in picked])
         y = np.array([bool(c and c["good"]) for c in picked])
         bias, coef = fit_logistic(x, y.astype(float), l2)
-        rows = sweep(predict(bias, coef, x), answerable, y)
-        chosen = choose_threshold(rows)
+        conf = predict(bias, coef, x)
+        rows = sweep(conf, answerable, y)
+        chosen = choose_threshold(rows, conf, answerable, y)
         # the goal: the best balanced score at the chosen threshold; on a tie, the more honest one
         # (more unanswerable questions abstained), then the better picker
         goal = (round(balanced(chosen), 6), chosen["unanswerable_abstained"], int(y.sum()))
@@ -176,7 +199,8 @@ def calibrate(engine, questions: list[dict], l2: float = 0.1, folds: int = 10, s
         if not len(test):
             continue
         b, c = fit_logistic(x[train], y[train].astype(float), l2)
-        t = choose_threshold(sweep(predict(b, c, x[train]), answerable[train], y[train]))["threshold"]
+        conf = predict(b, c, x[train])
+        t = choose_threshold(sweep(conf, answerable[train], y[train]), conf, answerable[train], y[train])["threshold"]
         held[test] = predict(b, c, x[test])
         held_t[test] = t
     abstain_cv = held < held_t
@@ -234,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         payload["fitted_on"] = {"questions": result["questions"],
                                 "source": "held-out SQuAD training articles (eval/fit_reader.py's open setting)",
                                 "at_threshold": result["at_threshold"], "cross_validated": result["cross_validated"]}
-        tmp_path = CALIBRATION_PATH.with_suffix(".tmp")
-        tmp_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        tmp_path.replace(CALIBRATION_PATH)
+        write_json_atomic(CALIBRATION_PATH, payload)
         print(f"wrote {CALIBRATION_PATH}")
     return 0
 

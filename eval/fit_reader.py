@@ -25,28 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from eval import reader_data, squad, squad_metrics as sm
-from eval.calibrate import fit_logistic, predict
+from eval.calibrate import choose, fit_logistic, predict
 from eval.train_reader import DEFAULT_TRAIN
+from index.manifest import write_json_atomic
 
 
 CLOSED_FEATURES = ["margin", "score", "null"]
 OPEN_FEATURES = ["margin", "score", "null", "dense"]
 # the open setting: how many held-out articles, answerable questions and answer sentences taken out
 OPEN_ARTICLES, OPEN_ANSWERABLE, OPEN_REMOVED, SEED = 24, 700, 450, 7
-
-
-def choose(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float) -> float:
-    """The probability threshold with the best balanced score (answer when p >= t)."""
-    best_t, best = 0.0, -1.0
-    for t in np.unique(np.round(p, 3)):
-        answered = p >= t
-        fa = float((~answered)[answerable].mean()) if answerable.any() else 0.0
-        if fa > max_false_abstain:
-            continue
-        score = 0.5 * float((right & answered)[answerable].mean()) + 0.5 * float((~answered)[~answerable].mean())
-        if score > best:
-            best_t, best = float(t), score
-    return best_t
 
 
 def evaluate(p, answerable, right, t) -> dict:
@@ -197,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
     cal["source"] = ("eval/fit_reader.py on held-out SQuAD training articles "
                      f"({len(held)} articles kept out of training; seed {args.seed})")
-    tmp = cal_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cal, indent=1) + "\n")
-    tmp.replace(cal_path)
+    write_json_atomic(cal_path, cal)
     print(f"wrote {cal_path}")
     return 0
 

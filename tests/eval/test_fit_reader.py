@@ -26,7 +26,7 @@ def test_the_threshold_is_the_best_balanced_score_within_the_false_abstention_ca
     assert fit_reader.choose(p, answerable, right, 0.15) == 0.2
     assert fit_reader.choose(p, answerable, right, 0.25) == 0.7
     # the fallback's rule is the same (on its grid of thresholds: the same questions abstained)
-    t = calibrate.choose_threshold(calibrate.sweep(p, answerable, right))["threshold"]
+    t = calibrate.choose_threshold(calibrate.sweep(p, answerable, right), p, answerable, right)["threshold"]
     assert ((p < t) == (p < 0.2)).all()
 
 
