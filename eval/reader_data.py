@@ -95,6 +95,24 @@ def official_examples(articles: list[dict], repeat: int, n_answerable: int, seed
     return [e for e in ex if e.kind == "official_negative"] * repeat + pos[:n_answerable]
 
 
+def squad2_split(articles: list[dict], heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(training, held-out) articles of an official SQuAD 2.0 file (shared/qa/squad2-dev-train19):
+    by article, seeded, so the threshold is chosen on articles whose written negatives the reader
+    never saw."""
+    titles = sorted(a["title"] for a in articles)
+    random.Random(seed).shuffle(titles)
+    held = set(titles[:heldout])
+    return [a for a in articles if a["title"] not in held], [a for a in articles if a["title"] in held]
+
+
+def squad2_examples(articles: list[dict], neg_repeat: int, pos_repeat: int) -> list[Example]:
+    """Every question of the articles: the real unanswerable ones `neg_repeat` times, the
+    answerable ones `pos_repeat` times (so that the articles' topics do not mean "no answer")."""
+    ex = answerable_examples(articles)
+    return ([e for e in ex if e.kind == "official_negative"] * neg_repeat
+            + [e for e in ex if e.kind == "answerable"] * pos_repeat)
+
+
 def _unanswerable(q: dict) -> bool:
     return bool(q.get("is_impossible")) or not q["answers"]
 

@@ -28,7 +28,9 @@ from eval import reader_data
 
 log = logging.getLogger(__name__)
 DEFAULT_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "qa" / "squad-train-442.json.gz"
+DEFAULT_SQUAD2 = DEFAULT_TRAIN.parent / "squad2-dev-train19.json.gz"
 HELDOUT_ARTICLES, SPLIT_SEED = 30, 13  # the training articles kept out for calibration, and how drawn
+SQUAD2_HELDOUT = 6  # of the SQuAD 2.0 file's 19 articles, kept out for calibration
 
 
 def encode(tokenizer, examples: list[reader_data.Example], max_length: int, stride: int) -> list[dict]:
@@ -116,6 +118,12 @@ def prepare(args, out: Path) -> Path:
         moved, heldout = reader_data.official_split(heldout, args.official_articles, args.split_seed)
         examples += reader_data.official_examples(moved, args.official_repeat, args.official_answerable, args.seed)
         random.Random(args.seed).shuffle(examples)
+    if args.squad2:
+        s2_train, s2_held = reader_data.squad2_split(reader_data.load_squad(args.squad2), args.squad2_heldout,
+                                                     args.split_seed)
+        examples += reader_data.squad2_examples(s2_train, args.squad2_repeat, args.squad2_answerable_repeat)
+        random.Random(args.seed).shuffle(examples)
+        (out / "heldout_squad2_articles.json").write_text(json.dumps(sorted(a["title"] for a in s2_held)))
     reader_data.save(examples, data_path)
     (out / "heldout_articles.json").write_text(json.dumps([a["title"] for a in heldout]))
     counts: dict[str, int] = {}
@@ -265,6 +273,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--official-repeat", type=int, default=6, help="times each real unanswerable one is seen")
     p.add_argument("--official-answerable", type=int, default=1500,
                    help="answerable questions of those articles beside them")
+    p.add_argument("--squad2", default="", help="an official SQuAD 2.0 file with real unanswerable questions "
+                   f"(e.g. {DEFAULT_SQUAD2}): its training articles' questions join the examples")
+    p.add_argument("--squad2-heldout", type=int, default=SQUAD2_HELDOUT,
+                   help="of its articles, kept out (by article) for fitting the threshold")
+    p.add_argument("--squad2-repeat", type=int, default=3, help="times each of its unanswerable questions is seen")
+    p.add_argument("--squad2-answerable-repeat", type=int, default=2, help="times each of its answerable ones is seen")
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=32)
