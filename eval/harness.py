@@ -275,9 +275,9 @@ def _fail(msg: str) -> int:
 
 
 def _load_engine(args: argparse.Namespace):
-    from index.factory import index_exists
+    from index.stores.factory import index_exists
     from service.engine import Engine, EngineError
-    from service.settings import Settings
+    from service.config import Settings
 
     overrides = {"index_dir": Path(args.index_dir)} if getattr(args, "index_dir", None) else {}
     settings = Settings(**overrides)
@@ -316,12 +316,12 @@ def main(args: argparse.Namespace) -> int:
                       file=sys.stderr)
             api_key = getattr(args, "api_key", None) or os.environ.get("CITEQA_API_KEY")
             if threshold is None:  # for the chart only: the threshold a server started here would use
-                from service.settings import Settings
+                from service.config import Settings
 
                 threshold = Settings().abstain_threshold
                 if threshold is None:
                     try:
-                        from service.answerers.extractive import load_calibration
+                        from service.answerers.extractive.answerer import load_calibration
 
                         threshold = float(load_calibration()["threshold"])
                     except (ImportError, OSError, KeyError, ValueError):

@@ -31,7 +31,7 @@ PUBLISHED = [
 
 
 def load(path: str | Path) -> list[dict]:
-    from eval.reader_data import load_squad
+    from training.reader.data import load_squad
 
     return load_squad(path)
 
@@ -74,7 +74,7 @@ def run_open(articles: list[dict], qs: list[dict], *, top_k: int = 5, workdir: P
     from tqdm import tqdm
 
     from service.engine import Engine
-    from service.settings import Settings
+    from service.config import Settings
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         corpus = Path(tmp) / "corpus"
@@ -104,8 +104,8 @@ def run_closed(qs: list[dict], reader_path: Path, progress: bool = True, thresho
     calibration of the model folder (fitted on held-out training articles)."""
     from tqdm import tqdm
 
-    from service.answerers.reader import ReaderCalibration, span_features
-    from service.reader.model import ReaderModel
+    from service.answerers.reader.answerer import ReaderCalibration, span_features
+    from service.answerers.reader.model import ReaderModel
 
     model = ReaderModel(reader_path)
     cal = ReaderCalibration.from_dict(model.calibration.get("closed"))
@@ -165,7 +165,7 @@ def markdown(result: dict) -> str:
 
 
 def main(args) -> int:
-    from service.settings import Settings
+    from service.config import Settings
 
     path = Path(args.squad)
     try:

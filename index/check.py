@@ -2,7 +2,7 @@
 
 Checks, from the cheapest: the store opens; SQLite's full `integrity_check`; FTS5's own check of the
 BM25 index; the digest of the chunk vectors recomputed against the one the writes kept; the FAISS
-cache's checksum and the store digest it was built from (index/integrity.py).
+cache's checksum and the store digest it was built from (index/stores/sqlite/integrity.py).
 
 `--repair`: a FAISS cache that fails is rebuilt from the store (it is only a cache). A store that
 fails is set aside (never deleted) and rebuilt from every document still readable in it, re-embedded
@@ -16,10 +16,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index import integrity
-from index.hybrid import DB_NAME
-from index.sqlite_access import IndexCorrupt, IndexUnavailable
-from index.store import Store
+from index.stores.sqlite import integrity
+from index.stores.sqlite.index import DB_NAME
+from index.stores.sqlite.access import IndexCorrupt, IndexUnavailable
+from index.stores.sqlite.store import Store
 
 
 @dataclass
@@ -72,10 +72,10 @@ def inspect(index_dir: Path) -> Findings:
 
 def repair(settings, found: Findings) -> list[str]:
     """Fix what `inspect` found; returns what was done."""
-    from index.embedding import Embedder
-    from index.hybrid import HybridIndex
+    from index.embedding.embedder import Embedder
+    from index.stores.sqlite.index import HybridIndex
     from index.ingest import ingest
-    from index.salvage import set_aside
+    from index.stores.sqlite.salvage import set_aside
 
     embedder = Embedder.from_settings(settings)
     done = []
@@ -104,7 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from service.settings import Settings
+    from service.config import Settings
 
     settings = Settings(**({"index_dir": Path(args.index_dir)} if args.index_dir else {}))
     if settings.store == "milvus":
@@ -142,8 +142,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _check_milvus(settings, repair: bool) -> int:
-    from index.milvus.check import inspect as inspect_milvus
-    from index.milvus.client import MilvusConn
+    from index.stores.milvus.check import inspect as inspect_milvus
+    from index.stores.milvus.client import MilvusConn
 
     uri = settings.resolved_milvus_uri()
     try:

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.documents import CleanDocument
-from index.hybrid import HybridIndex
-from index.loading import MAX_FILE_BYTES, BadInput, Skipped, discover, load_file
+from index.types import CleanDocument
+from index.stores.sqlite.index import HybridIndex
+from index.text.loading import MAX_FILE_BYTES, BadInput, Skipped, discover, load_file
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from index.documents import CleanDocument
+from index.types import CleanDocument
 from index.ingest import IngestReport, plan
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: b
 
 def _work(settings, docs: list[CleanDocument], threads: int) -> tuple[int, int]:
     """One worker: its share of the documents, embedded and written BATCH at a time."""
-    from index.embedding import Embedder
-    from index.factory import open_index
+    from index.embedding.embedder import Embedder
+    from index.stores.factory import open_index
 
     embedder = Embedder.from_settings(settings, threads=threads)
     index = open_index(settings, embedder, for_writing=True)

@@ -1,16 +1,16 @@
 """Turning clean documents into what a store keeps: chunks, sentences, their vectors and match
-texts. Shared by every store backend (index/hybrid.py, index/milvus/); no writes here."""
+texts. Shared by every store backend (index/stores/sqlite/index.py, index/stores/milvus/); no writes here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from index.chunking import chunk_text
-from index.documents import Chunk, CleanDocument, Span
-from index.mentions import rewrite_chunks, standalone
-from index.sentences import split_sentences
-from index.tokens import count_tokens
+from index.text.chunking import chunk_text
+from index.types import Chunk, CleanDocument, Span
+from index.text.mentions import rewrite_chunks, standalone
+from index.text.sentences import split_sentences
+from index.text.tokens import count_tokens
 
 
 @dataclass

@@ -12,7 +12,7 @@ EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
 
 
 def _settings(args: argparse.Namespace):
-    from service.settings import Settings
+    from service.config import Settings
 
     overrides = {}
     if getattr(args, "index_dir", None):
@@ -31,10 +31,10 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     """Open (or create) the index for writing, and the documents carried over from a corrupt store.
     With --rebuild a corrupt store is set aside, never deleted, and every document still readable
     in it is kept (those added through the API live nowhere else)."""
-    from index.factory import open_index
-    from index.hybrid import DB_NAME
-    from index.salvage import set_aside
-    from index.store import IndexCorrupt
+    from index.stores.factory import open_index
+    from index.stores.sqlite.index import DB_NAME
+    from index.stores.sqlite.salvage import set_aside
+    from index.stores.sqlite.store import IndexCorrupt
 
     try:
         return open_index(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
@@ -48,10 +48,10 @@ def open_for_ingest(settings, embedder, rebuild: bool):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from index.embedding import Embedder
+    from index.embedding.embedder import Embedder
     from index.ingest import ingest
-    from index.manifest import IndexMismatch
-    from index.store import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
+    from index.stores.manifest import IndexMismatch
+    from index.stores.sqlite.store import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
 
     from index.ingest_workers import WorkersRefused, check_parallel, ingest_parallel
 
@@ -79,7 +79,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from service.app import serve
+    from service.server.app import serve
 
     return serve(_settings(args), host=args.host, port=args.port, ingest_first=args.ingest)
 
@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     _delegated(sub, "check", "check the index (store, vectors, FAISS cache); --repair fixes what it finds",
                "index.check")
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
-    _delegated(sub, "bench", "run the benchmarks", "eval.bench")
-    _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "eval.train_reader")
+    _delegated(sub, "bench", "run the benchmarks", "eval.bench.run")
+    _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "training.reader.train")
     return parser
 
 

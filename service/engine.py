@@ -13,25 +13,25 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from index.embedding import Embedder
-from index.factory import open_index
-from index.hybrid import HybridIndex
+from index.embedding.embedder import Embedder
+from index.stores.factory import open_index
+from index.stores.sqlite.index import HybridIndex
 from index.ingest import ingest
-from index.formats import page_of
-from index.loading import SUPPORTED, make_document
-from index.manifest import IndexMismatch
-from index.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
+from index.text.formats import page_of
+from index.text.loading import SUPPORTED, make_document
+from index.stores.manifest import IndexMismatch
+from index.stores.sqlite.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import Answer, Answerer
-from service.answerers.factory import create as create_answerer
+from service.answerers.registry import create as create_answerer
 from service.model_thread import ModelThread
 from service.doc_ids import id_from_filename
-from service.followup import Turn, resolve
-from service.reranking import SentenceReranker
-from service.retrieval import Hit, Lexical, Retriever
-from service.llm.client import LLMError
+from service.pipeline.followup import Turn, resolve
+from service.pipeline.reranking import SentenceReranker
+from service.pipeline.retrieval import Hit, Lexical, Retriever
+from service.answerers.llm.client import LLMError
 from service.schemas import (AskResponse, Citation, ClaimCheck, DocumentDetail, DocumentIn, DocumentSummary, Filters, Passage,
                              SearchResponse, Timings)
-from service.settings import Settings
+from service.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,8 +146,8 @@ class Engine:
     def _llm_answerer(self, settings: Settings, index: HybridIndex):
         if not settings.llm_url:
             return None
-        from service.answerers.llm import LLMAnswerer
-        from service.llm.client import LLMClient
+        from service.answerers.llm.answerer import LLMAnswerer
+        from service.answerers.llm.client import LLMClient
 
         client = LLMClient(settings.llm_url, settings.llm_model,
                            settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,

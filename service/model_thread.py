@@ -1,6 +1,6 @@
 """One model, one thread: callers queue work and wait on a future; whatever arrived while the
 model was busy is handed to it together in the next call. Used by the query encoder
-(service/engine.py) and the reader (service/reader/runner.py).
+(service/engine.py) and the reader (service/answerers/reader/runner.py).
 
 Bulk work (embedding an uploaded document) goes to a second, lower lane in small jobs: the thread
 takes a job only when no question waits, so a question waits for at most one job, never for a

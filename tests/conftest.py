@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from index.embedding import Embedder
-from service.settings import REPO_ROOT, Settings
+from index.embedding.embedder import Embedder
+from service.config import REPO_ROOT, Settings
 
 SEEDS = REPO_ROOT / "seeds"
 
@@ -20,7 +20,7 @@ def embedder() -> Embedder:
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, embedder) -> Path:
     """An index built from seeds/ once per test session. Treat as read-only: copy it to write."""
-    from index.hybrid import HybridIndex
+    from index.stores.sqlite.index import HybridIndex
     from index.ingest import ingest
 
     d = tmp_path_factory.mktemp("seed-index") / "index"

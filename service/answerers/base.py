@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.retrieval import Hit
+from service.pipeline.retrieval import Hit
 from service.schemas import Citation
 
 

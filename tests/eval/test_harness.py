@@ -64,7 +64,7 @@ def test_threshold_override_and_sweep_agree(eval_result):
 def test_url_mode_gives_the_same_numbers(seed_engine, seed_settings, eval_result, questions):
     from fastapi.testclient import TestClient
 
-    from service.app import create_app
+    from service.server.app import create_app
 
     subset = [q for q in questions if q["id"] in {"q001", "q010", "q020", "q045", "q049", "q069", "q081", "q093"}]
     app = create_app(seed_settings, engine=seed_engine)

@@ -5,7 +5,7 @@ raise them when the answerer improves. Latency is not guarded here (see `citeqa 
 """
 from __future__ import annotations
 
-# measured 2026-12-01 with the learned reader (service/reader/model) at its calibrated threshold 0.252,
+# measured 2026-12-01 with the learned reader (service/answerers/reader/model) at its calibrated threshold 0.252,
 # fitted on held-out SQuAD training articles, never on these questions. hit@1 counts the answer's
 # passages, the one it quotes listed first (retrieval's own order, /api/search, is held by MODE_FLOORS).
 # The heuristic answerer fitted to this set measured 0.897 accuracy and 85 % abstained here.
@@ -33,7 +33,7 @@ def test_fusion_beats_each_retriever_alone(eval_result):
     for k in ("hit@1", "evidence_hit@5"):
         assert m["hybrid"][k] >= max(m["dense"][k], m["bm25"][k]), (k, m)
     # MRR: at least the dense retriever's, and BM25's less at most one question's drop from first to
-    # second place. index/terms.py's lists of the seeds' capitals and demonyms lifted hybrid above
+    # second place. index/text/terms.py's lists of the seeds' capitals and demonyms lifted hybrid above
     # BM25 here (0.992 vs 0.979); without them (2026-12-01) it is 0.977 vs 0.979: hybrid ranks q049
     # better, q052 and q059 ("the American president … Seoul and Tokyo") worse. On dev6 the lists
     # changed nothing.

@@ -11,7 +11,7 @@ pytest.importorskip("milvus_lite")
 
 def test_team_set_figures_match_the_embedded_store(eval_result, questions, tmp_path, embedder):
     from eval.harness import run_eval
-    from index.factory import open_index
+    from index.stores.factory import open_index
     from index.ingest import ingest
     from service.engine import Engine
 

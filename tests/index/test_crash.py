@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from index.hybrid import DB_NAME, HybridIndex
-from index.sentences import split_sentences
-from index.cleaning import clean_text
+from index.stores.sqlite.index import DB_NAME, HybridIndex
+from index.text.sentences import split_sentences
+from index.text.cleaning import clean_text
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow

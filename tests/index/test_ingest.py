@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.hybrid import DB_NAME, HybridIndex
+from index.stores.sqlite.index import DB_NAME, HybridIndex
 from index.ingest import ingest
-from index.manifest import IndexMismatch
-from index.store import IndexCorrupt
+from index.stores.manifest import IndexMismatch
+from index.stores.sqlite.store import IndexCorrupt
 from service import cli
 from tests.conftest import SEEDS
 
@@ -155,7 +155,7 @@ def test_changed_chunk_settings_need_a_rebuild_to_write(index_copy, embedder, co
 
 
 def test_rebuild_keeps_documents_added_through_the_api(index_copy, embedder, corpus):
-    from index.loading import make_document
+    from index.text.loading import make_document
 
     idx = HybridIndex(index_copy, embedder, for_writing=True)
     doc = make_document("api-doc", "API headline here\n\nAn article posted through the API about Busan.", source="api:x")
@@ -195,7 +195,7 @@ def test_manifest_file_describes_the_build(index_copy):
 
 def test_a_write_by_another_process_is_seen_without_a_restart(index_copy, embedder, corpus):
     """Two HybridIndex objects on one folder stand for `citeqa serve` and a `citeqa ingest` run."""
-    from index.loading import make_document
+    from index.text.loading import make_document
 
     server = HybridIndex(index_copy, embedder)
     writer = HybridIndex(index_copy, embedder, for_writing=True)
@@ -225,11 +225,11 @@ def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(s
     assert {"vice", "foreign", "minist", "brief", "counterpart"} <= set(terms_.split())
     # its vector: with sentence vectors of their own ("separate"), the stand-alone text's; the default
     # late vectors read the sentence in its chunk, where the introduction is context anyway
-    from index.documents import CleanDocument
-    from index.hybrid import HybridIndex
+    from index.types import CleanDocument
+    from index.stores.sqlite.index import HybridIndex
 
-    from index.embedding import Embedder
-    from service.settings import Settings
+    from index.embedding.embedder import Embedder
+    from service.config import Settings
 
     embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: a vector does not move with its batch
     sep = HybridIndex(tmp_path / "sep", embedder, create=True, for_writing=True, late_sentences=False)
@@ -247,7 +247,7 @@ def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(s
 
 
 def test_rebuild_of_a_corrupt_store_keeps_the_documents_that_live_only_there(index_copy, embedder, corpus, capsys):
-    from index.loading import make_document
+    from index.text.loading import make_document
 
     idx = HybridIndex(index_copy, embedder, for_writing=True)
     doc = make_document("api-doc", "API headline here\n\nAn article posted through the API about Busan.", source="api:x")

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from service.server.app import create_app
 from svc_helpers import CHROMIUM, CHROMIUM_ARGS, LiveServer, keyed
 
 

@@ -3,9 +3,9 @@ import json
 import logging
 import sqlite3
 
-from index.hybrid import DB_NAME, HybridIndex
-from index.loading import make_document
-from index.manifest import PIPELINE_VERSION
+from index.stores.sqlite.index import DB_NAME, HybridIndex
+from index.text.loading import make_document
+from index.stores.manifest import PIPELINE_VERSION
 from tests.conftest import make_settings
 
 

@@ -53,7 +53,7 @@ def test_close_finishes_what_was_queued_then_refuses():
 def test_questions_are_answered_while_a_large_upload_is_still_embedding(writable_engine):
     """A 300 KB article takes tens of seconds to embed on two cores; questions asked meanwhile are
     answered in between its slices (they used to queue behind the whole document)."""
-    from eval.bench_upload import make_document
+    from eval.bench.upload import make_document
 
     text = make_document(300_000)
     done = threading.Event()

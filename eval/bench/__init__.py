@@ -1,0 +1,1 @@
+"""The benchmarks and the generators of their test data."""

@@ -1,0 +1,115 @@
+"""The store backends side by side (no model: vectors are random unit vectors, so only the store
+is measured): write rate, disk and memory per row, and the per-question reads (dense top-30,
+BM25 top-30, the sentences of 5 documents, read cold) at a few corpus sizes.
+
+    python -m eval.bench.store [--docs 1000,4000] [--backends embedded,milvus] [--queries 200]
+
+The figures feed docs/scale.md (per-vector costs); milvus-lite is a stand-in, not a cluster.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench import corpus_gen
+from eval.bench.common import DEFAULT_OUT, load_questions, machine_info, mib, ms_stats, rss_bytes, table
+
+
+class RandomEncoder:
+    """Stands in for the embedder: unit vectors, seeded (the store cannot tell)."""
+
+    model_name, dim, can_late_chunk = "bench-random", 384, False
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def encode(self, texts, progress=None):
+        v = self.rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def one(backend: str, docs: list, n_queries: int, questions: list[str]) -> dict:
+    from index.stores.factory import open_index
+    from service.config import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(index_dir=Path(tmp) / "index", store=backend)
+        enc = RandomEncoder()
+        rss0 = rss_bytes()
+        idx = open_index(settings, enc, create=True, for_writing=True)
+        try:
+            bundles = idx.prepare(docs, progress=False)
+            n_chunks = sum(len(b.chunks) for b in bundles)
+            n_sents = sum(len(b.sentences) for b in bundles)
+            t0 = time.perf_counter()
+            for i in range(0, len(bundles), 64):  # what ingest workers and uploads do: batches
+                idx.apply(bundles[i : i + 64], [])
+            write_s = time.perf_counter() - t0
+            rng = random.Random(1)
+            doc_ids = [d.doc_id for d in docs]
+            dense, bm25, sents = [], [], []
+            for q in range(n_queries):
+                qvec = enc.encode(["q"])[0]
+                t = time.perf_counter()
+                idx.search_dense(qvec, 30)
+                dense.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                idx.search_bm25(questions[q % len(questions)], 30)
+                bm25.append(time.perf_counter() - t)
+                for cache in idx.store._caches.values():  # a cold read: what a question about new documents pays
+                    cache.clear()
+                t = time.perf_counter()
+                idx.store.doc_sentences(rng.sample(doc_ids, 5))
+                sents.append(time.perf_counter() - t)
+            rss = rss_bytes()
+            disk = _dir_bytes(Path(tmp))
+        finally:
+            idx.close()
+    rows = n_chunks + n_sents
+    return {"backend": backend, "documents": len(docs), "chunks": n_chunks, "sentences": n_sents,
+            "write_s": round(write_s, 2), "rows_per_s": round(rows / write_s), "disk_mib": mib(disk),
+            "disk_bytes_per_row": round(disk / rows), "rss_growth_mib": mib(rss - rss0) if rss and rss0 else None,
+            "dense_top30": ms_stats(dense), "bm25_top30": ms_stats(bm25), "sentences_of_5_docs": ms_stats(sents)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from index.text.loading import load_file
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--docs", default="1000,4000")
+    p.add_argument("--backends", default="embedded,milvus")
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    questions = load_questions()
+    results, rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(x) for x in args.docs.split(",")):
+            paths = corpus_gen.generate(Path(tmp) / f"c{n}", n)
+            docs = [load_file(pth) for pth in paths]
+            for backend in args.backends.split(","):
+                r = one(backend, docs, args.queries, questions)
+                results.append(r)
+                print(json.dumps(r), flush=True)
+                rows.append([backend, r["chunks"], r["sentences"], r["rows_per_s"], r["disk_bytes_per_row"],
+                             r["rss_growth_mib"], r["dense_top30"]["p50_ms"], r["dense_top30"]["p95_ms"],
+                             r["bm25_top30"]["p50_ms"], r["bm25_top30"]["p95_ms"], r["sentences_of_5_docs"]["p50_ms"]])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "store.json").write_text(json.dumps({"results": results, "machine": machine_info()}, indent=2))
+    print(table(["store", "chunks", "sentences", "rows/s", "disk B/row", "RSS +MiB", "dense p50", "dense p95",
+                 "bm25 p50", "bm25 p95", "sents p50"], rows, "STORE BACKENDS (random vectors, no model)"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The embedding model and its ONNX Runtime copy."""

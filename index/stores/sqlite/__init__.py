@@ -1,0 +1,1 @@
+"""The embedded store: SQLite (documents, chunks, sentences, FTS5) with a FAISS cache."""

@@ -1,0 +1,1 @@
+"""Text processing: formats, cleaning, sentences, stand-alone mentions, chunking, tokens, terms."""

@@ -1,0 +1,1 @@
+"""The fallback answerer: a heuristic sentence picker with regex answer types."""

@@ -1,0 +1,144 @@
+"""The default answerer: a learned extractive reader reads the retrieved passages.
+
+The short answer is the best span over all passages (service/answerers/reader/decode.py); the quoted, cited
+sentence is the sentence of the article that holds it (exact character span), and the short
+answer's own span is returned so the page can highlight it inside the quote. The reader abstains
+when its "no answer" score beats the best span by more than a margin: `confidence` is the
+calibrated probability that the span answers the question (a logistic fit of that margin), and the
+threshold on it was chosen by cross-validation on held-out SQuAD training articles
+(`python -m training.reader.fit`), never on the sets it is measured on.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from index.stores.sqlite.store import SentenceRow, Store
+from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
+from service.answerers.citations import Quote, compose
+from service.answerers.reader.decode import Span, sigmoid
+from service.answerers.reader.runner import ReaderRunner
+from service.pipeline.retrieval import Hit
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class ReaderCalibration:
+    """p(correct) = sigmoid(b + sum of weights[f] * features[f]), a logistic fit on held-out
+    training articles (training/reader/fit.py); abstain below `threshold`. Features: `margin` (best span
+    minus no-answer score), `score` (the span's), `null` (its window's no-answer score), `dense`
+    (the passage's cosine to the question, open setting only)."""
+
+    weights: tuple[tuple[str, float], ...] = (("margin", 1.0),)
+    b: float = 0.0
+    threshold: float = 0.5
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ReaderCalibration":
+        d = d or {}
+        weights = d.get("weights") or {"margin": 1.0}
+        return cls(tuple((k, float(v)) for k, v in weights.items()), float(d.get("b", 0.0)),
+                   float(d.get("threshold", 0.5)))
+
+    def with_threshold(self, threshold: float) -> "ReaderCalibration":
+        return ReaderCalibration(self.weights, self.b, threshold)
+
+    def probability(self, margin: float, **features: float) -> float:
+        features["margin"] = margin
+        return sigmoid(self.b + sum(w * features.get(k, 0.0) for k, w in self.weights))
+
+
+def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
+    return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
+
+
+def holding_sentences(sentences: list[SentenceRow], start: int, end: int) -> list[SentenceRow]:
+    """The sentences (document offsets) that overlap [start, end), in order; pure."""
+    return [s for s in sorted(sentences, key=lambda s: s.start) if s.start < end and s.end > start]
+
+
+class ReaderAnswerer(Answerer):
+    name = "reader"
+
+    def __init__(self, runner: ReaderRunner, store: Store, abstain_threshold: float | None = None,
+                 max_answer_words: int = 60):
+        self.runner = runner
+        self.store = store
+        cal = ReaderCalibration.from_dict(runner.model.calibration.get("open"))
+        if abstain_threshold is not None:
+            cal = cal.with_threshold(abstain_threshold)
+        self.calibration = cal
+        self.max_answer_words = max_answer_words
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    def with_threshold(self, threshold: float) -> "ReaderAnswerer":
+        """The same reader (one model, one thread) answering at another threshold (eval)."""
+        return ReaderAnswerer(self.runner, self.store, threshold, self.max_answer_words)
+
+    def read(self, question: str, hits: list[Hit], texts: dict[str, str]) -> list[Span]:
+        passages = [texts[h.chunk.doc_id][h.chunk.start:h.chunk.end] for h in hits]
+        return self.runner.read(question, passages)
+
+    def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:
+        if not hits:
+            return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
+        texts = self.store.texts(h.chunk.doc_id for h in hits)
+        spans = self.read(question, hits, texts)
+        if not spans:
+            return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
+        best = spans[0]
+        # the passage it answers from is listed first; the others keep retrieval's order (ordering them
+        # all by the reader's margin lost hit@1 on the team's questions: 88.5 % vs 98.7 %)
+        order = [best.passage] + [i for i in range(len(hits)) if i != best.passage]
+        feats = span_features(best, hits[best.passage].dense)
+        conf = self.calibration.probability(**feats)
+        debug = {**feats, "passage": best.passage}
+        if conf < self.calibration.threshold:
+            return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug)
+        hit = hits[best.passage]
+        doc_text = texts[hit.chunk.doc_id]
+        raw = doc_text[hit.chunk.start + best.start:hit.chunk.start + best.end]
+        start = hit.chunk.start + best.start + (len(raw) - len(raw.lstrip()))
+        end = hit.chunk.start + best.start + len(raw.rstrip())
+        short = doc_text[start:end]
+        sents = holding_sentences(hit.sentences, start, end) or [
+            SentenceRow(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end, np.zeros(0), frozenset())]
+        doc = self.store.documents_by_id([hit.chunk.doc_id])[hit.chunk.doc_id]
+        quotes = [Quote(doc_id=hit.chunk.doc_id, title=doc.title, date=doc.date, chunk_id=hit.chunk.chunk_id,
+                        start=s.start, end=s.end, text=doc_text[s.start:s.end], score=conf) for s in sents]
+        text, citations = compose(_trim(quotes, start, end, self.max_answer_words))
+        span = {"n": citations[0].n, "doc_id": hit.chunk.doc_id, "start": start, "end": end}
+        return Answer(text, short or None, False, conf, citations, debug=debug, short_span=span, order=order)
+
+
+def _trim(quotes: list[Quote], start: int, end: int, max_words: int) -> list[Quote]:
+    """A span that crosses sentences is quoted with all of them, unless that runs past the answer
+    length; then only the sentence where the span starts. A sentence longer than the answer length
+    is narrowed to the words around the span (still an exact slice of the article)."""
+    if len(quotes) > 1 and sum(len(q.text.split()) for q in quotes) > max_words:
+        quotes = [q for q in quotes if q.start <= start < q.end] or quotes[:1]
+    if len(quotes) == 1 and len(quotes[0].text.split()) > max_words:
+        q = quotes[0]
+        s, e = narrow(q.text, start - q.start, end - q.start, max_words)
+        quotes = [replace(q, start=q.start + s, end=q.start + e, text=q.text[s:e])]
+    return quotes
+
+
+def narrow(text: str, start: int, end: int, max_words: int) -> tuple[int, int]:
+    """The slice of `text` of at most max_words whole words that holds [start, end) (as much of it
+    as fits), centred on it; pure."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    inside = [i for i, (a, b) in enumerate(words) if b > start and a < end] or [0]
+    lo, hi = inside[0], min(inside[-1], inside[0] + max_words - 1)
+    while hi - lo + 1 < max_words and (lo > 0 or hi < len(words) - 1):
+        if lo > 0:
+            lo -= 1
+        if hi < len(words) - 1 and hi - lo + 1 < max_words:
+            hi += 1
+    return words[lo][0], words[hi][1]

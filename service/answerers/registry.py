@@ -1,0 +1,39 @@
+"""Answerer by name: `reader` (the learned extractive reader, the default when its model is
+there), `extractive` (the heuristic sentence picker, the fallback). A generative answerer would
+register here without touching retrieval or the API."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from service.answerers.base import Answerer
+
+log = logging.getLogger(__name__)
+NAMES = ("auto", "reader", "extractive")
+
+
+def create(name: str, **kwargs) -> Answerer:
+    if name == "auto":
+        from service.answerers.reader.model import ReaderUnavailable
+
+        try:
+            return create("reader", **kwargs)
+        except ReaderUnavailable as exc:
+            log.warning("%s: answering with the heuristic extractive answerer", exc)
+            name = "extractive"
+    if name == "reader":
+        from service.answerers.reader.answerer import ReaderAnswerer
+        from service.answerers.reader.model import ReaderModel
+        from service.answerers.reader.runner import ReaderRunner
+
+        model = ReaderModel(Path(kwargs.pop("reader_path")), threads=kwargs.pop("reader_threads", 0))
+        return ReaderAnswerer(ReaderRunner(model), **_only(kwargs, "store", "abstain_threshold", "max_answer_words"))
+    if name == "extractive":
+        from service.answerers.extractive.answerer import ExtractiveAnswerer
+
+        return ExtractiveAnswerer(**_only(kwargs, "store", "abstain_threshold", "max_answer_words"))
+    raise ValueError(f"unknown answerer {name!r} (available: {', '.join(NAMES)})")
+
+
+def _only(kwargs: dict, *names: str) -> dict:
+    return {k: v for k, v in kwargs.items() if k in names}

@@ -1,0 +1,1 @@
+"""The ask pipeline's stages: follow-up resolution, retrieval and fusion, reranking."""

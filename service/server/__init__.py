@@ -1,0 +1,1 @@
+"""The HTTP server: app, middleware, dependencies, routes, streaming, workers, static files."""

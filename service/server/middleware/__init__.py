@@ -1,0 +1,1 @@
+"""ASGI middleware: body limits, trusted hosts and origins, error pages."""

@@ -1,0 +1,126 @@
+"""The embedder's backends: ONNX Runtime (default) and torch give the same vectors."""
+import numpy as np
+import pytest
+
+from index.embedding.embedder import Embedder
+from service.config import Settings
+
+TEXTS = ["When did real-time missile-data sharing start?",
+         "Continually, the three countries continue to deepen trilateral defense cooperation, agreeing to start "
+         "sharing real-time missile-warning data from December 2023.", "Tokyo", ""]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder():
+    return Embedder.from_settings(Settings(embed_backend="torch", embed_quantize=False))
+
+
+def test_default_backend_is_onnx_and_matches_torch(torch_embedder):
+    embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: the same vectors as torch
+    assert embedder.backend == "onnx" and torch_embedder.backend == "torch"
+    a, b = embedder.encode(TEXTS, progress=False), torch_embedder.encode(TEXTS, progress=False)
+    assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9999
+    # batching and order do not change a vector
+    assert np.allclose(embedder.encode(TEXTS[::-1], progress=False)[::-1], a, atol=1e-5)
+
+
+def test_exported_model_is_cached_and_reused(tmp_path):
+    s = Settings(onnx_cache_dir=tmp_path)
+    first = Embedder.from_settings(s)
+    [f] = [p for p in tmp_path.glob("*.onnx") if not p.stem.endswith("-int8")]
+    assert list(tmp_path.glob("*-int8.onnx"))  # the default int8 copy, made from it once
+    stamp = f.stat().st_mtime_ns
+    second = Embedder.from_settings(s)
+    assert f.stat().st_mtime_ns == stamp and not list(tmp_path.glob("*.tmp"))
+    assert np.allclose(first.encode(TEXTS[:2], progress=False), second.encode(TEXTS[:2], progress=False))
+
+
+def test_int8_and_unknown_backends(tmp_path):
+    # int8 on ONNX Runtime by default; on torch (its own dynamic quantization) when asked for
+    assert Embedder.from_settings(Settings(embed_quantize=True, onnx_cache_dir=tmp_path)).backend == "onnx"
+    torch8 = Embedder.from_settings(Settings(embed_quantize=True, embed_backend="torch"))
+    assert torch8.backend == "torch" and torch8.model_name.endswith("+int8")
+    with pytest.raises(ValueError, match="backend"):
+        Embedder(Settings().resolved_model_path(), backend="tensorrt")
+
+
+def test_onnx_backend_refuses_a_model_it_cannot_run(monkeypatch, tmp_path):
+    import index.embedding.onnx_runtime as ox
+
+    monkeypatch.setattr(ox, "_pooling", lambda m: (_ for _ in ()).throw(ox.Unsupported("pooling mode 'max'")))
+    with pytest.raises(ValueError, match="pooling mode"):
+        Embedder.from_settings(Settings(embed_backend="onnx", onnx_cache_dir=tmp_path))
+    assert Embedder.from_settings(Settings(embed_backend="auto", onnx_cache_dir=tmp_path)).backend == "torch"
+
+
+def test_an_unwritable_cache_falls_back_to_torch(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    e = Embedder.from_settings(Settings(onnx_cache_dir=blocker / "onnx"))
+    assert e.backend == "torch" and e.encode(["x"], progress=False).shape == (1, 384)
+
+
+# ---- late chunking and int8 (issue 13's throughput levers) ------------------------------------
+LATE_TEXT = ("Seoul talks\nThe defense ministers met in Seoul on Tuesday. They agreed to share missile warning "
+             "data from December. Japan joined the talks later.")
+
+
+def _spans(text):
+    import re
+
+    return [(m.start(), m.end()) for m in re.finditer(r"[^.\n]+\.", text)]
+
+
+def test_late_chunk_span_vectors_come_from_the_text_pass(embedder):
+    if not embedder.can_late_chunk:
+        pytest.skip("late chunking needs the ONNX backend")
+    spans = _spans(LATE_TEXT)
+    text_vecs, span_vecs = embedder.encode_spans([LATE_TEXT, "Short one. Two."], [spans, [(0, 10)]])
+    assert np.allclose(text_vecs, embedder.encode([LATE_TEXT, "Short one. Two."]), atol=1e-5)
+    assert len(span_vecs[0]) == len(spans) and all(abs(np.linalg.norm(v) - 1) < 1e-4 for v in span_vecs[0])
+    # each span vector is about its own sentence: the question about the data matches the data sentence
+    q = embedder.encode(["When will missile warning data be shared?"])[0]
+    assert int(np.argmax([q @ v for v in span_vecs[0]])) == 1
+    # a span the model's window cut off has no vector (the caller embeds it on its own)
+    long_text = "word " * 400 + "The end."
+    _, cut = embedder.encode_spans([long_text], [[(len(long_text) - 8, len(long_text))]])
+    assert cut == [[None]]
+
+
+def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
+    if not embedder.can_late_chunk:
+        pytest.skip("late chunking needs the ONNX backend")
+    from index.stores.sqlite.index import HybridIndex
+    from index.ingest import ingest
+    from service.config import REPO_ROOT
+
+    seeds = sorted((REPO_ROOT / "seeds").glob("*.txt"))[:2]
+    idx = HybridIndex(tmp_path / "late", embedder, create=True, for_writing=True, late_sentences=True)
+    try:
+        report = ingest(idx, seeds, progress=False)
+        assert report.sentences_embedded > report.chunks_embedded > 0
+        assert idx.store.manifest()["sentence_vectors"] == "late"
+        rows = [r for rows in idx.store.doc_sentences([d.doc_id for d in idx.store.documents()]).values() for r in rows]
+        assert len(rows) == report.sentences_embedded
+        assert all(abs(np.linalg.norm(r.vector) - 1) < 1e-3 for r in rows)
+    finally:
+        idx.close()
+    # the index remembers how its sentence vectors were made: a writer with the other setting is refused
+    from index.stores.manifest import IndexMismatch
+
+    with pytest.raises(IndexMismatch, match="sentence_vectors"):
+        HybridIndex(tmp_path / "late", embedder, for_writing=True)
+
+
+def test_int8_onnx_embedder_is_close_and_marked():
+    s = Settings()
+    int8 = Embedder.from_settings(s.model_copy(update={"embed_quantize": True}))
+    embedder = Embedder.from_settings(s.model_copy(update={"embed_quantize": False}))
+    if int8.backend != "onnx":
+        pytest.skip("int8 ONNX needs the ONNX backend")
+    assert int8.model_name.endswith("+onnx-int8") and int8.batch_dependent and not embedder.batch_dependent
+    texts = [LATE_TEXT, "Japan joined the talks later."]
+    cos = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
+    assert (cos > 0.97).all(), cos

@@ -1,0 +1,117 @@
+"""The shipped reader for real: the ONNX model in service/answerers/reader/model, no stubs."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from service.answerers.reader.answerer import ReaderAnswerer, ReaderCalibration, span_features
+from service.answerers.reader.model import SHIPPED_DIR, ReaderModel, ReaderUnavailable
+from service.answerers.reader.runner import ReaderRunner
+
+NORMANS = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
+           "a region in France. They were descended from Norse raiders and pirates from Denmark, Iceland "
+           "and Norway who, under their leader Rollo, agreed to swear fealty to King Charles III of West "
+           "Francia in 911.")
+
+
+@pytest.fixture(scope="module")
+def reader() -> ReaderModel:
+    return ReaderModel(SHIPPED_DIR)
+
+
+def test_the_model_ships_small_with_its_card_and_calibration():
+    onnx = SHIPPED_DIR / "model.onnx"
+    assert onnx.exists() and onnx.stat().st_size < 30e6
+    assert (SHIPPED_DIR / "MODEL_CARD.md").exists()
+    cal = ReaderModel(SHIPPED_DIR).calibration
+    assert {"open", "closed"} <= set(cal)
+
+
+def test_reads_a_known_answer_and_abstains_on_an_unrelated_question(reader):
+    closed = ReaderCalibration.from_dict(reader.calibration["closed"])
+    spans = reader.run("Who was the leader of the Norse raiders?", [NORMANS])
+    assert NORMANS[spans[0].start:spans[0].end] == "Rollo"
+    assert closed.probability(**span_features(spans[0])) >= closed.threshold
+    spans = reader.run("When did the Normans swear fealty to the king?", [NORMANS])
+    assert NORMANS[spans[0].start:spans[0].end] == "911"
+    spans = reader.run("What is the boiling point of mercury?", [NORMANS])
+    assert closed.probability(**span_features(spans[0])) < closed.threshold
+
+
+def test_the_passage_with_the_answer_wins(reader):
+    other = "Mercury is a chemical element. It is liquid at room temperature and boils at 356.7 degrees."
+    spans = reader.run("Who was the leader of the Norse raiders?", [other, NORMANS])
+    assert spans[0].passage == 1 and spans[0].margin > spans[1].margin
+
+
+def test_concurrent_questions_get_the_answers_they_get_alone(reader):
+    questions = ["Who was the leader of the Norse raiders?", "When did the Normans swear fealty to the king?",
+                 "Where is Normandy?", "Which countries did the raiders come from?"] * 2
+    alone = [reader.run(q, [NORMANS])[0] for q in questions]
+    sizes = []
+    real = reader.forward
+
+    def counting(feats):
+        sizes.append(len(feats.input_ids))
+        return real(feats)
+
+    reader.forward = counting
+    runner = ReaderRunner(reader)
+    try:
+        out: dict[int, object] = {}
+        threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, runner.read(questions[i], [NORMANS])[0]))
+                   for i in range(len(questions))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        runner.close()
+        del reader.forward
+    for i, a in enumerate(alone):
+        assert (out[i].start, out[i].end) == (a.start, a.end)
+        assert out[i].margin == pytest.approx(a.margin, abs=1e-5)
+    assert sizes == [1] * len(questions)  # one call per question: its answer never depends on another's
+
+
+def test_a_very_long_question_is_cut_not_refused(reader):
+    spans = reader.run("Who was the leader of the Norse raiders? " + "Please answer precisely. " * 120, [NORMANS])
+    assert NORMANS[spans[0].start:spans[0].end] == "Rollo"
+
+
+def test_missing_model_is_reported_not_crashed(tmp_path):
+    with pytest.raises(ReaderUnavailable):
+        ReaderModel(tmp_path)
+
+
+def test_engine_answers_with_the_reader_and_an_exact_short_span(seed_engine):
+    assert isinstance(seed_engine.answerer, ReaderAnswerer)
+    r = seed_engine.ask("When did real-time missile-data sharing start?")
+    assert not r.abstained and "December 2023" in r.short_answer
+    span = r.short_answer_span
+    text = seed_engine.index.store.document_text(span.doc_id)
+    assert text[span.start:span.end] == r.short_answer
+    cited = next(c for c in r.citations if c.n == span.n)
+    assert cited.start <= span.start and span.end <= cited.end
+    assert text[cited.start:cited.end] == cited.quote and f"[{cited.n}]" in r.answer
+    assert 0.0 <= r.confidence <= 1.0
+
+
+def test_engine_abstains_off_topic_and_still_lists_passages(seed_engine):
+    r = seed_engine.ask("What is the boiling point of mercury?")
+    assert r.abstained and r.short_answer is None and r.short_answer_span is None
+    assert r.citations == [] and len(r.passages) == 5
+
+
+def test_without_a_model_auto_falls_back_to_the_heuristic_answerer(seed_index_dir, embedder, tmp_path):
+    from service.answerers.extractive.answerer import ExtractiveAnswerer
+    from service.engine import Engine
+    from tests.conftest import make_settings
+
+    engine = Engine.load(make_settings(seed_index_dir, reader_path=tmp_path), embedder=embedder)
+    try:
+        assert isinstance(engine.answerer, ExtractiveAnswerer)
+        assert not engine.ask("When did real-time missile-data sharing start?").abstained
+    finally:
+        engine.close()

@@ -1,0 +1,230 @@
+"""Several processes on one Milvus store (a real `milvus-lite server`): two `citeqa serve` replicas
+see each other's writes; a writer killed mid-write leaves no partial document; `ingest --workers`."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import pytest
+
+from service.config import REPO_ROOT
+from svc_helpers import ANCHOR_QUESTION, AUTH, LiveServer, citeqa_bin, free_port, server_env
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+pytestmark = pytest.mark.slow
+
+
+def _start_server(data):
+    """A `milvus-lite server` on a free port: (process, URI)."""
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    exe = REPO_ROOT / ".venv" / "bin" / "milvus-lite"
+    cmd = [str(exe) if exe.exists() else "milvus-lite", "server", "--data-dir", str(data), "--host", "127.0.0.1",
+           "--port", str(port)]
+    log = open(data / "server.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while b"listening" not in (data / "server.log").read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"milvus-lite server did not start: {(data / 'server.log').read_text()}")
+        time.sleep(0.2)
+    log.close()
+    return proc, uri
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    proc, uri = _start_server(tmp_path_factory.mktemp("milvus-data"))
+    yield uri
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _milvus(uri: str) -> dict:
+    return {"CITEQA_STORE": "milvus", "CITEQA_MILVUS_URI": uri, "CITEQA_MILVUS_REFRESH_S": "0.5"}
+
+
+def _env(uri: str) -> dict:
+    return server_env(**_milvus(uri))
+
+
+@pytest.fixture(scope="module")
+def seeded(milvus_server, tmp_path_factory):
+    """The seeds ingested into the server by two worker processes."""
+    work = tmp_path_factory.mktemp("ingest")
+    proc = subprocess.run([citeqa_bin(), "ingest", "--workers", "2", str(REPO_ROOT / "seeds")], cwd=work,
+                          env=_env(milvus_server), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "5 added" in proc.stdout and "index now: 5 documents" in proc.stdout, proc.stdout
+    return milvus_server
+
+
+def test_two_replicas_see_each_others_writes(seeded, tmp_path):
+    servers = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env=_milvus(seeded)))
+        for s in servers:
+            s.wait_ready()
+        a, b = servers
+        for s in servers:  # both serve the shared seeds
+            r = httpx.post(s.url + "/api/ask", json={"question": ANCHOR_QUESTION}, timeout=60).json()
+            assert r["short_answer"] == "December 2023"
+        doc = {"doc_id": "quillport", "title": "Quillport harbour",
+               "text": "The harbour of Quillport shipped 4,200 tonnes of zinc in May 2024."}
+        assert httpx.post(a.url + "/api/documents", json=doc, headers=AUTH, timeout=120).status_code == 201
+        answer = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = httpx.post(b.url + "/api/ask", json={"question": "How many tonnes of zinc did Quillport ship?"},
+                           timeout=60).json()
+            answer = r["short_answer"]
+            if answer == "4,200":
+                break
+            time.sleep(0.25)
+        assert answer == "4,200" and r["citations"][0]["doc_id"] == "quillport"
+        assert httpx.delete(b.url + "/api/documents/quillport", headers=AUTH, timeout=60).status_code == 200
+        deadline = time.monotonic() + 10
+        while httpx.get(a.url + "/api/documents/quillport", timeout=30).status_code != 404:
+            assert time.monotonic() < deadline, "replica a still lists the document replica b deleted"
+            time.sleep(0.25)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_a_replica_killed_mid_upload_leaves_no_partial_document(seeded, tmp_path):
+    """SIGKILL a `citeqa serve` replica while its upload's rows are going into Milvus (small insert
+    batches make that phase last); the other replica never lists or cites the document."""
+    import threading
+
+    from index.stores.milvus.client import MilvusConn
+
+    servers = []
+    try:
+        for name, extra in (("a", {"CITEQA_MILVUS_INSERT_BATCH": "4"}), ("b", {})):
+            (tmp_path / name).mkdir()
+            servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env={**_milvus(seeded), **extra}))
+        for s in servers:
+            s.wait_ready()
+        a, b = servers
+        text = " ".join(f"Depot {i} of the Varnholm line stores {i * 3} tonnes of grain." for i in range(400))
+        doc = {"doc_id": "varnholm", "title": "Varnholm depots", "text": text}
+        def upload():
+            try:
+                httpx.post(a.url + "/api/documents", json=doc, headers=AUTH, timeout=300)
+            except httpx.HTTPError:  # the replica is killed under it
+                pass
+
+        threading.Thread(target=upload, daemon=True).start()
+        conn = MilvusConn(seeded)
+        deadline = time.monotonic() + 120
+        while conn.count("sentences", 'doc_id == "varnholm"') == 0:  # embedded; its rows are going in
+            assert time.monotonic() < deadline and a.proc.poll() is None, a.log.read_text()
+            time.sleep(0.02)
+        a.proc.kill()
+        a.proc.wait()
+        assert conn.count("documents", 'doc_id == "varnholm"') == 0  # never committed
+        time.sleep(1.0)  # b's refresh interval (0.5 s)
+        assert httpx.get(b.url + "/api/documents/varnholm", timeout=30).status_code == 404
+        assert "varnholm" not in {d["doc_id"] for d in httpx.get(b.url + "/api/documents", timeout=30).json()}
+        r = httpx.post(b.url + "/api/ask", json={"question": "How many tonnes of grain does depot 7 store?"},
+                       timeout=60).json()
+        assert all(p["doc_id"] != "varnholm" for p in r["passages"])
+        conn.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from index.types import CleanDocument
+    from index.stores.milvus.client import MilvusConn
+    from index.stores.milvus.index import MilvusIndex
+
+    class Stub:  # the write path does not care where vectors come from; a model would take minutes here
+        model_name, dim, can_late_chunk = "sentence-transformers/all-MiniLM-L6-v2+onnx-int8", 384, False
+        def encode(self, texts, progress=None):
+            v = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    index = MilvusIndex(MilvusConn(sys.argv[1]), Stub(), for_writing=True)
+    text = " ".join(f"Sentence {i} of the long report says the value was {i}." for i in range(6000))
+    doc = CleanDocument(doc_id="long-report", title="Long report", text=text, source="api:x", sha256="1" * 64)
+    bundles = index.prepare([doc], progress=False)
+    print("writing", flush=True)
+    index.apply(bundles, [])
+    print("committed", flush=True)
+""")
+
+
+def test_a_writer_killed_mid_write_leaves_no_partial_document(seeded, tmp_path):
+    from index.stores.milvus.client import MilvusConn
+    from index.stores.milvus.store import MilvusStore
+
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), seeded], cwd=REPO_ROOT, env=_env(seeded),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout.readline().strip() == "writing", proc.stdout.read()
+    store = MilvusStore(MilvusConn(seeded))
+    deadline = time.monotonic() + 60
+    while store.conn.count("sentences", 'doc_id == "long-report"') == 0:  # rows are going in
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert "committed" not in proc.stdout.read()
+    assert store.document("long-report") is None
+    assert "long-report" not in {d.doc_id for d in store.documents()}
+    assert store.counts()["documents"] == 5
+    store.close()
+
+
+def test_workers_are_refused_on_the_embedded_store(tmp_path):
+    proc = subprocess.run([citeqa_bin(), "ingest", "--workers", "2", "--index-dir", str(tmp_path / "i"),
+                           str(REPO_ROOT / "seeds")], cwd=tmp_path, env=server_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "one writer" in proc.stderr and "Traceback" not in proc.stderr
+
+
+
+def test_a_store_that_stops_answering_is_a_503_not_a_500(tmp_path, embedder):
+    """The Milvus server goes away under a running API: questions and writes get a 503 that names
+    the store, and /readyz says not ready; no traceback reaches the client."""
+    from fastapi.testclient import TestClient
+
+    from index.stores.factory import open_index
+    from index.ingest import ingest
+    from service.server.app import create_app
+    from service.engine import Engine
+    from svc_helpers import keyed
+    from tests.conftest import SEEDS, make_settings
+
+    proc, uri = _start_server(tmp_path / "data")
+    try:
+        settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0)
+        idx = open_index(settings, embedder, create=True, for_writing=True)
+        ingest(idx, [SEEDS], progress=False)
+        engine = Engine(settings, embedder, idx)
+        with TestClient(create_app(keyed(settings), engine=engine)) as c:
+            assert c.post("/api/ask", json={"question": ANCHOR_QUESTION}).json()["short_answer"] == "December 2023"
+            proc.kill()
+            proc.wait()
+            r = c.post("/api/ask", json={"question": "Who is the U.S. defense secretary?"})
+            assert r.status_code == 503 and "Milvus" in r.json()["detail"], r.text
+            r = c.post("/api/documents", json={"doc_id": "x", "text": "Some text about zinc."}, headers=AUTH)
+            assert r.status_code == 503, r.text
+            assert c.get("/readyz").status_code == 503
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,421 @@
+"""The read API over the real seed index: every endpoint and every kind of bad input."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from svc_helpers import ANCHOR_QUESTION, keyed
+from service.server.app import create_app
+from service.config import Settings
+
+ANCHOR_DOC = "001_12c9ecdcf328fd1a"
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def check_citations(client, data: dict) -> None:
+    """Every [n] has exactly one citation; n = 1, 2, ... in order of first appearance; quote is the
+    document's text[start:end]."""
+    markers = [int(m) for m in MARKER.findall(data["answer"])]
+    first_seen = list(dict.fromkeys(markers))
+    assert first_seen == list(range(1, len(first_seen) + 1)), data["answer"]
+    ns = [c["n"] for c in data["citations"]]
+    assert sorted(ns) == sorted(set(ns)), "duplicate citation numbers"
+    assert set(ns) == set(first_seen), (ns, first_seen)
+    for c in data["citations"]:
+        doc = client.get(f"/api/documents/{c['doc_id']}").json()
+        assert doc["text"][c["start"]:c["end"]] == c["quote"]
+        assert c["title"] == doc["title"] and c["date"] == doc["date"]
+
+
+# ---- health ----------------------------------------------------------------------------------
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json() == {"status": "ready", "documents": 5}
+
+
+def test_not_ready_until_loaded(tmp_path):
+    """Without a loaded engine (lifespan not run yet) the process is alive but not ready, and the API
+    says so with a 503 instead of failing."""
+    app = create_app(Settings(index_dir=tmp_path / "none", api_key=None, allowed_hosts=["testserver"]))
+    c = TestClient(app)  # no `with`: the lifespan (and loading) does not start
+    assert c.get("/healthz").status_code == 200
+    r = c.get("/readyz")
+    assert r.status_code == 503 and r.json()["detail"] == "loading"
+    r = c.post("/api/ask", json={"question": "anything?"})
+    assert r.status_code == 503 and "loading" in r.json()["detail"]
+    assert c.get("/api/documents").status_code == 503
+
+
+def test_failed_load_is_reported_not_raised(tmp_path):
+    """A missing index found by the lifespan's loader: /readyz stays 503 with the reason."""
+    failures = []
+    app = create_app(Settings(index_dir=tmp_path / "missing", api_key=None, allowed_hosts=["testserver"]),
+                     on_load_failure=failures.append)
+    with TestClient(app) as c:
+        for _ in range(400):
+            if failures:
+                break
+            import time
+
+            time.sleep(0.05)
+        assert failures and "no index" in failures[0]
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["detail"].startswith("the index failed to load: no index")
+        assert c.get("/healthz").status_code == 200
+
+
+# ---- ask -------------------------------------------------------------------------------------
+def test_ask_anchor_question(client):
+    r = client.post("/api/ask", json={"question": ANCHOR_QUESTION})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert set(data) == {"question", "standalone_question", "answer", "short_answer", "short_answer_span", "abstained",
+                         "answerer", "model", "claims", "fallback", "confidence",
+                         "citations", "passages", "timings_ms"}
+    assert not data["abstained"]
+    assert "December 2023" in data["answer"] and "December 2023" in data["short_answer"]
+    assert "[1]" in data["answer"]
+    span = data["short_answer_span"]
+    assert set(span) == {"n", "doc_id", "start", "end"} and span["n"] == 1 and span["doc_id"] == ANCHOR_DOC
+    c1 = data["citations"][0]
+    assert c1["n"] == 1 and c1["doc_id"] == ANCHOR_DOC and "December 2023" in c1["quote"]
+    assert set(c1) == {"n", "doc_id", "title", "date", "chunk_id", "quote", "start", "end", "score", "page"}
+    assert set(data["passages"][0]) == {"doc_id", "chunk_id", "title", "date", "text", "start", "end", "score", "page"}
+    assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert 0 <= data["confidence"] <= 1
+    check_citations(client, data)
+
+
+def test_ask_citation_invariants_over_eval_questions(client):
+    from service.config import REPO_ROOT
+
+    questions = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "questions.jsonl").open()][:40]
+    answered = 0
+    for q in questions:
+        r = client.post("/api/ask", json={"question": q, "top_k": 5})
+        assert r.status_code == 200, (q, r.text)
+        data = r.json()
+        check_citations(client, data)
+        if data["abstained"]:
+            assert data["citations"] == [] and data["answer"] == "The articles do not say."
+        else:
+            answered += 1
+            assert data["citations"], q
+    assert answered >= 20
+
+
+def test_ask_abstains_on_unanswerable(client):
+    data = client.post("/api/ask", json={"question": "What is the population of Mars?"}).json()
+    assert data["abstained"] is True
+    assert data["answer"] == "The articles do not say." and data["citations"] == []
+    assert data["passages"], "an abstention still offers the closest passages"
+
+
+def test_ask_top_k_and_filters(client):
+    data = client.post("/api/ask", json={"question": ANCHOR_QUESTION, "top_k": 2}).json()
+    assert len(data["passages"]) <= 2
+    data = client.post("/api/ask", json={"question": ANCHOR_QUESTION,
+                                         "filters": {"doc_ids": [ANCHOR_DOC]}}).json()
+    assert data["passages"] and {p["doc_id"] for p in data["passages"]} == {ANCHOR_DOC}
+    data = client.post("/api/ask", json={"question": ANCHOR_QUESTION,
+                                         "filters": {"date_from": "2024-01-01", "date_to": "2024-12-31"}}).json()
+    assert all(p["date"] and "2024-01-01" <= p["date"] <= "2024-12-31" for p in data["passages"])
+
+
+def test_unknown_filter_doc_id_is_an_empty_result(client):
+    r = client.post("/api/ask", json={"question": ANCHOR_QUESTION, "filters": {"doc_ids": ["no-such-doc"]}})
+    assert r.status_code == 200
+    assert r.json()["passages"] == [] and r.json()["citations"] == [] and r.json()["abstained"]
+    r = client.post("/api/search", json={"query": "missile", "filters": {"doc_ids": ["no-such-doc"]}})
+    assert r.status_code == 200 and r.json() == {"results": []}
+
+
+# ---- search ----------------------------------------------------------------------------------
+def test_search(client):
+    r = client.post("/api/search", json={"query": "real-time missile warning data", "top_k": 3})
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert 1 <= len(results) <= 3
+    assert results[0]["doc_id"] == ANCHOR_DOC
+    doc = client.get(f"/api/documents/{results[0]['doc_id']}").json()
+    assert doc["text"][results[0]["start"]:results[0]["end"]] == results[0]["text"]
+
+
+# ---- documents (reads) -----------------------------------------------------------------------
+def test_documents(client):
+    docs = client.get("/api/documents").json()
+    assert len(docs) == 5
+    assert all(set(d) == {"doc_id", "title", "date", "chunks", "sha256"} for d in docs)
+    r = client.get(f"/api/documents/{ANCHOR_DOC}")
+    assert r.status_code == 200
+    d = r.json()
+    assert set(d) == {"doc_id", "title", "date", "chunks", "sha256", "text"}
+    assert "December 2023" in d["text"]
+
+
+def test_unknown_document_is_404_json(client):
+    r = client.get("/api/documents/does-not-exist")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"detail": "no document 'does-not-exist'"}
+
+
+# ---- bad input -------------------------------------------------------------------------------
+BAD_BODIES = [
+    ("empty question", {"question": ""}, 422),
+    ("whitespace question", {"question": " \t\n "}, 422),
+    ("question too long", {"question": "x" * 2001}, 422),
+    ("top_k 0", {"question": "q?", "top_k": 0}, 422),
+    ("top_k 21", {"question": "q?", "top_k": 21}, 422),
+    ("top_k negative", {"question": "q?", "top_k": -3}, 422),
+    ("top_k float", {"question": "q?", "top_k": 2.5}, 422),
+    ("top_k string", {"question": "q?", "top_k": "five"}, 422),
+    ("question number", {"question": 42}, 422),
+    ("question list", {"question": ["a"]}, 422),
+    ("question null", {"question": None}, 422),
+    ("missing question", {"top_k": 3}, 422),
+    ("extra field", {"question": "q?", "debug": True}, 422),
+    ("filters not an object", {"question": "q?", "filters": "x"}, 422),
+    ("filters extra field", {"question": "q?", "filters": {"author": "x"}}, 422),
+    ("bad date", {"question": "q?", "filters": {"date_from": "2024-13-45"}}, 422),
+    ("doc_ids not a list", {"question": "q?", "filters": {"doc_ids": "abc"}}, 422),
+    ("body is a list", ["question"], 422),
+    ("body is null", None, 422),
+]
+
+
+@pytest.mark.parametrize("name,body,status", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_ask_bodies(client, name, body, status):
+    r = client.post("/api/ask", json=body)
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert detail and all({"loc", "msg", "type"} <= set(e) for e in detail)
+    assert "Traceback" not in r.text
+
+
+def test_question_of_2000_chars_is_fine(client):
+    r = client.post("/api/ask", json={"question": ("missile data sharing " * 100)[:2000]})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("path,key", [("/api/ask", "question"), ("/api/search", "query")])
+def test_bad_raw_bodies(client, path, key):
+    def post(content: bytes, ctype: str = "application/json"):
+        return client.post(path, content=content, headers={"content-type": ctype})
+
+    r = post(b'{"' + key.encode() + b'": "unterminated')
+    assert r.status_code == 422 and "JSON decode error" in r.json()["detail"][0]["msg"]
+    r = post(b"")
+    assert r.status_code == 422
+    r = post(b'{"' + key.encode() + b'": "caf\xe9"}')  # Latin-1 byte, not UTF-8
+    assert r.status_code == 400 and r.json() == {"detail": "the request body is not valid UTF-8"}
+    r = post(b'{"' + key.encode() + b'": "\\ud800 lone surrogate"}')
+    assert r.status_code == 422
+    r = post(b'{"' + key.encode() + b'": "a"}', ctype="text/plain")
+    assert r.status_code == 422
+    r = post(b"--x\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nv\r\n--x--\r\n", "multipart/form-data; boundary=x")
+    assert r.status_code == 422
+
+
+def test_odd_but_valid_questions_are_answered(client):
+    for q in ['"', "*", "AND OR NOT", "NEAR(a b)", "missile\x00data", "🚀 missile?", "ünïcödé — “quotes”",
+              "a" * 2000, "SELECT * FROM documents; --", "<script>alert(1)</script>", "\u202e\u200b?"]:
+        r = client.post("/api/ask", json={"question": q})
+        assert r.status_code == 200, (q, r.text)
+        r = client.post("/api/search", json={"query": q})
+        assert r.status_code == 200, (q, r.text)
+
+
+def test_body_over_1mb_is_413(client):
+    big = json.dumps({"question": "x" * 1_000_001}).encode()
+    r = client.post("/api/ask", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+
+def test_streamed_body_over_1mb_is_413_without_content_length(client):
+    """A chunked body has no Content-Length; the middleware counts the bytes as they arrive."""
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    r = client.post("/api/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert r.request.headers.get("content-length") is None
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+
+def test_lying_content_length_is_caught(client):
+    """A small declared length with a larger stream is still cut off at the limit."""
+    from service.server.middleware.security import BodySizeLimit
+
+    import asyncio
+
+    sent = []
+
+    async def app(scope, receive, send):
+        while True:
+            msg = await receive()
+            if not msg.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    chunks = [{"type": "http.request", "body": b"x" * 600, "more_body": True},
+              {"type": "http.request", "body": b"x" * 600, "more_body": False}]
+
+    async def receive():
+        return chunks.pop(0)
+
+    async def send(msg):
+        sent.append(msg)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"10")]}
+    asyncio.run(BodySizeLimit(app, max_bytes=1000)(scope, receive, send))
+    assert sent[0]["status"] == 413
+
+
+def test_wrong_method_and_unknown_path_are_json(client):
+    r = client.get("/api/ask")
+    assert r.status_code == 405 and r.json()["detail"]
+    r = client.get("/api/nothing-here")
+    assert r.status_code == 404 and r.json()["detail"]
+
+
+def test_unexpected_errors_are_a_bare_json_500(seed_settings, caplog):
+    class Broken:
+        def ask(self, *a, **kw):
+            raise RuntimeError("secret internal state /etc/passwd")
+
+    app = create_app(keyed(seed_settings), engine=Broken())
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/api/ask", json={"question": "boom?"})
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal server error"}
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert any("unhandled error" in rec.getMessage() for rec in caplog.records)
+
+
+def test_errors_keep_the_connection_alive(seed_settings):
+    """A 500 (and any 4xx) is answered on a kept-alive connection that stays usable: uvicorn used to
+    drop the connection after every exception that reached Starlette's outermost handler."""
+    import http.client
+    import threading
+    import time
+
+    import uvicorn
+
+    from svc_helpers import AUTH, free_port
+
+    class Broken:
+        def ask(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(keyed(seed_settings), engine=Broken()), host="127.0.0.1",
+                                           port=port, log_level="critical", lifespan="on", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        json_h = {"Content-Type": "application/json"}
+        requests = [("POST", "/api/ask", b'{"question": "boom?"}', json_h, 500),
+                    ("POST", "/api/documents", b"[" * 50_000, {**json_h, **AUTH}, 400),
+                    ("POST", "/api/ask", b'{"question": ', json_h, 422),
+                    ("GET", "/api/nothing", None, {}, 404),
+                    ("POST", "/api/ask", b'{"question": "boom again?"}', json_h, 500),
+                    ("GET", "/healthz", None, {}, 200)]
+        sock = None
+        for method, path, body, headers, status in requests:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            assert r.status == status and json.loads(r.read())["detail" if status != 200 else "status"]
+            assert not r.will_close, (path, status)
+            assert sock is None or conn.sock is sock, f"the connection was dropped after {path} ({status})"
+            sock = conn.sock
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+# ---- ops ----------------------------------------------------------------------------------------
+def test_metrics(client):
+    client.post("/api/ask", json={"question": ANCHOR_QUESTION})
+    client.get("/api/documents/does-not-exist")
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert re.search(r'http_requests_total\{method="POST",route="/api/ask",status="200"\} [1-9]', text)
+    assert 'http_requests_total{method="GET",route="/api/documents/{doc_id}",status="404"}' in text
+    assert 'http_request_duration_seconds_bucket{le="0.5",method="POST",route="/api/ask"}' in text
+    assert "citeqa_index_documents 5.0" in text and "citeqa_ready 1.0" in text
+    assert "does-not-exist" not in text  # labels are route templates, not raw paths
+
+
+def test_openapi_documents_models_and_errors(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    ask = paths["/api/ask"]["post"]
+    assert ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskRequest")
+    assert ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskResponse")
+    assert {"400", "413", "422", "503"} <= set(ask["responses"])
+    assert paths["/api/search"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] \
+        .endswith("/SearchResponse")
+    assert "404" in paths["/api/documents/{doc_id}"]["get"]["responses"]
+    post_doc = paths["/api/documents"]["post"]
+    assert {"200", "201", "401", "403", "413", "415", "422"} <= set(post_doc["responses"])
+    assert {"application/json", "multipart/form-data"} <= set(post_doc["requestBody"]["content"])
+    assert post_doc["security"] and {"401", "403", "404"} <= set(paths["/api/documents/{doc_id}"]["delete"]["responses"])
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            assert "200" in op["responses"] or "201" in op["responses"], (method, path)
+    assert client.get("/docs").status_code == 200
+
+
+def test_chat_page_is_served_with_a_strict_csp(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    html = r.text
+    assert "/static/app.js" in html and "/static/style.css" in html
+    assert "http://" not in html and "https://" not in html  # no CDN: works offline
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text and "eval(" not in js.text
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_a_store_damaged_while_served_is_a_503_that_names_the_repair(writable_engine, index_copy):
+    """quick_check passed when the store opened; pages broken afterwards (a failing disk) make every
+    read fail: the operator's problem to fix, said as such, not a bare 500."""
+    import sqlite3
+
+    import numpy as np
+
+    from index.stores.sqlite.index import DB_NAME
+
+    db = index_copy / DB_NAME
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name='sentences' ORDER BY pageno")]
+    conn.close()
+    with open(db, "r+b") as fh:
+        for p in pages[1:]:
+            fh.seek((p - 1) * page_size)
+            fh.write(np.random.default_rng(p).integers(0, 256, page_size, dtype=np.uint8).tobytes())
+    writable_engine.index.store.close()  # the next read opens a new connection, as a new thread does
+    app = create_app(keyed(writable_engine.settings), engine=writable_engine)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/api/ask", json={"question": "When did real-time missile-data sharing start?"})
+    assert r.status_code == 503, r.text
+    assert "citeqa check --repair" in r.json()["detail"]

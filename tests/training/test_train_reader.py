@@ -1,0 +1,79 @@
+"""`citeqa train-reader` for real on a tiny SQuAD file: it trains, checkpoints, stops, resumes
+where it stopped and leaves a reader that service/answerers/reader/model.py loads; and the shipped int8
+model can be turned back into a trainable checkpoint (training/reader/from_onnx.py)."""
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+
+import pytest
+
+from training.reader import train as train_reader
+from service.answerers.reader.model import SHIPPED_DIR, ReaderModel
+
+pytestmark = pytest.mark.slow
+
+
+def _squad_file(tmp_path, article):
+    # the split always holds out official (non-`sqexp`) articles and `--heldout-articles` more, so
+    # the training articles are copies with recovered-style ids
+    data = []
+    for k in range(3):
+        art = copy.deepcopy(article)
+        art["title"] = f"Normandy_{k}"
+        data.append(art)
+    path = tmp_path / "train.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        json.dump({"data": data}, fh)
+    return path
+
+
+def _events(out):
+    return [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def test_train_reader_checkpoints_stops_and_resumes(tmp_path, normandy_article):
+    out = tmp_path / "run"
+    args = ["--train", str(_squad_file(tmp_path, normandy_article)), "--out", str(out), "--heldout-articles", "1",
+            "--answerable", "4", "--other-paragraph", "1", "--answer-removed", "1", "--swapped", "1",
+            "--batch-size", "2", "--max-length", "64", "--stride", "16", "--epochs", "3",
+            "--log-every", "1", "--device", "cpu", "--threads", "1"]
+    assert train_reader.main(args + ["--max-seconds", "0.001"]) == 0  # stops after its first step
+    assert "stopped" in _events(out) and not (out / "final").exists()
+    first = json.loads((out / "log.jsonl").read_text().splitlines()[-1])["step"]
+    assert train_reader.main(args) == 0
+    steps = [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()
+             if json.loads(x)["event"] == "step"]
+    assert steps[0] == 1 and steps[-1] > first and steps.count(first) == 1  # resumed, not restarted
+    assert _events(out)[-1] == "done"
+    model = ReaderModel(out / "final")
+    assert model.backend == "torch" and model.run("When did the Normans settle?", ["They settled in 911."])
+    assert json.loads((out / "heldout_articles.json").read_text())
+
+
+def test_no_gpu_asked_for_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(train_reader.torch.cuda, "is_available", lambda: False)
+    assert train_reader.pick_device("auto").type == "cpu"
+    with pytest.raises(SystemExit, match="no GPU"):
+        train_reader.pick_device("cuda")
+
+
+def test_the_shipped_model_recovers_into_a_checkpoint_that_reads_alike(tmp_path):
+    from training.reader.from_onnx import recover
+
+    ckpt = recover(SHIPPED_DIR, tmp_path / "ckpt")
+    passage = ("The Normans descended from Norse raiders who, under their leader Rollo, swore fealty to King "
+               "Charles III of West Francia in 911. Normandy is a region in France.")
+    shipped, recovered = ReaderModel(SHIPPED_DIR), ReaderModel(ckpt)
+    assert recovered.backend == "torch"
+    for q, answer in [("Who was the leader of the Norse raiders?", "Rollo"),
+                      ("When did the Normans swear fealty?", "911"),
+                      ("Where is Normandy?", "France")]:
+        a, b = shipped.run(q, [passage])[0], recovered.run(q, [passage])[0]
+        assert answer in passage[b.start:b.end] and passage[a.start:a.end] == passage[b.start:b.end]
+        assert a.margin > 0 and b.margin > 0
+    # a mis-mapped tensor (query for key, a weight not transposed) would not read at all: an
+    # unrelated question keeps its no-answer preference in both
+    off = "What is the boiling point of mercury?"
+    assert shipped.run(off, [passage])[0].margin < 0 and recovered.run(off, [passage])[0].margin < 0

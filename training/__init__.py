@@ -1,0 +1,1 @@
+"""Training: the learned reader (training/reader/) and the fallback answerer's calibration."""

@@ -1,0 +1,1 @@
+"""The reader's training pipeline: data, negatives, paraphrases, training, export, calibration fit."""
