@@ -3,6 +3,7 @@ next reply of its script (text, or an HTTP status), streamed when asked, and rec
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -57,3 +58,19 @@ class ScriptedLLM:
     def __exit__(self, *exc):
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+# replies the LLM tests script: which offered sentence holds `needle`, and a reply with one true
+# and one fabricated claim
+def number_of(prompt: str, needle: str) -> int:
+    for line in prompt.splitlines():
+        m = re.match(r"\[(\d+)\] ", line)
+        if m and needle in line:
+            return int(m.group(1))
+    raise AssertionError(f"{needle!r} is not among the offered sentences")
+
+
+def true_and_fabricated(prompt: str) -> str:
+    n = number_of(prompt, "December 2023")
+    return (f"The three countries agreed to share real-time missile warning data from December 2023 [{n}]. "
+            f"The sharing was first proposed at a 1999 summit in Paris [{n}].")

@@ -7,9 +7,8 @@ import shutil
 
 import pytest
 
-from scripted_llm import ScriptedLLM
+from scripted_llm import ScriptedLLM, true_and_fabricated
 from svc_helpers import LiveServer
-from test_llm import true_and_fabricated
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,27 +8,13 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from scripted_llm import ScriptedLLM
+from scripted_llm import ScriptedLLM, number_of, true_and_fabricated
 from service.server.app import create_app
 from service.engine import Engine
 from service.answerers.llm.verify import Claim, check, split_claims
 from svc_helpers import keyed
 
 QUESTION = "When did real-time missile-data sharing start?"
-
-
-def number_of(prompt: str, needle: str) -> int:
-    for line in prompt.splitlines():
-        m = re.match(r"\[(\d+)\] ", line)
-        if m and needle in line:
-            return int(m.group(1))
-    raise AssertionError(f"{needle!r} is not among the offered sentences")
-
-
-def true_and_fabricated(prompt: str) -> str:
-    n = number_of(prompt, "December 2023")
-    return (f"The three countries agreed to share real-time missile warning data from December 2023 [{n}]. "
-            f"The sharing was first proposed at a 1999 summit in Paris [{n}].")
 
 
 # ---- the check, pure ---------------------------------------------------------------------------
