@@ -177,7 +177,9 @@ def main(args) -> int:
     progress = not getattr(args, "no_progress", False)
     result: dict = {"meta": {"file": str(path), "questions": len(qs), "top_k": args.top_k}}
     if getattr(args, "closed", False):
-        reader_path = Settings().resolved_reader_path()
+        from service.answerers.reader.model import SHIPPED_DIR
+
+        reader_path = Settings().reader_path or SHIPPED_DIR
         rows = run_closed(qs, reader_path, progress=progress, threshold=args.threshold)
         result["closed"] = sm.closed_summary(rows)
         result["closed_rows"] = rows

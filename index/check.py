@@ -103,10 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repair", action="store_true", help="rebuild what fails (documents are kept)")
 
 
-def main(args: argparse.Namespace) -> int:
-    from service.config import Settings
-
-    settings = Settings(**({"index_dir": Path(args.index_dir)} if args.index_dir else {}))
+def main(args: argparse.Namespace, settings) -> int:
+    """`citeqa check`; `settings` come from the caller (the CLI): nothing under index/ reads the service's."""
     if settings.store == "milvus":
         return _check_milvus(settings, args.repair)
     db = Path(settings.index_dir) / DB_NAME

@@ -112,11 +112,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _delegated(sub, name: str, help: str, module: str) -> None:
-    """A sub-command whose options and work live in `module` (add_arguments, main)."""
+def _delegated(sub, name: str, help: str, module: str, with_settings: bool = False) -> None:
+    """A sub-command whose options and work live in `module` (add_arguments, main), imported only
+    here, inside the CLI; `with_settings`: main also gets the settings (index/ never reads them)."""
     p = sub.add_parser(name, help=help)
     importlib.import_module(module).add_arguments(p)
-    p.set_defaults(func=lambda args: importlib.import_module(module).main(args))
+    p.set_defaults(func=lambda args: importlib.import_module(module).main(
+        *((args, _settings(args)) if with_settings else (args,))))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     _delegated(sub, "check", "check the index (store, vectors, FAISS cache); --repair fixes what it finds",
-               "index.check")
+               "index.check", with_settings=True)
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
     _delegated(sub, "bench", "run the benchmarks", "eval.bench.run")
     _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "training.reader.train")

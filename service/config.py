@@ -144,13 +144,6 @@ class Settings(BaseSettings):
             v = v.split(",")
         return [h.strip().lower() for h in v if h and h.strip()]
 
-    def resolved_reader_path(self) -> Path:
-        if self.reader_path is not None:
-            return self.reader_path
-        from service.answerers.reader.model import SHIPPED_DIR
-
-        return SHIPPED_DIR
-
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str(Path(self.index_dir) / "milvus.db")
 

@@ -131,7 +131,7 @@ class Engine:
         embedded = "auto" if settings.answerer == "llm" else settings.answerer
         self.answerer = answerer or create_answerer(
             embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
-            max_answer_words=settings.max_answer_words, reader_path=settings.resolved_reader_path(),
+            max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
             reader_threads=settings.reader_threads,
         )
         self.llm = self._llm_answerer(settings, index)

@@ -27,13 +27,13 @@ import argparse
 import itertools
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from index.stores.manifest import write_json_atomic
 from service.answerers.extractive.answerer import CALIBRATION_PATH, ExtractiveAnswerer
+from training.logistic import choose, fit_logistic, predict
 
 GRID = {
     "cov": [0.6, 0.9, 1.2],
@@ -98,24 +98,6 @@ def pick(data: list[dict], w: dict, rerank_prior: float | None = None) -> list[d
     return picked
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1, steps: int = 50) -> tuple[float, np.ndarray]:
-    """L2-regularised logistic regression by Newton's method; returns (bias, coefficients)."""
-    xb = np.hstack([np.ones((len(x), 1)), x])
-    beta = np.zeros(xb.shape[1])
-    reg = l2 * np.eye(xb.shape[1])
-    reg[0, 0] = 0.0  # the bias is not shrunk
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-xb @ beta))
-        grad = xb.T @ (p - y) + reg @ beta
-        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + reg
-        beta -= np.linalg.solve(hess, grad)
-    return float(beta[0]), beta[1:]
-
-
-def predict(bias: float, coef: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-(bias + x @ coef)))
-
-
 def sweep(conf: np.ndarray, answerable: np.ndarray, correct: np.ndarray) -> list[dict]:
     rows = []
     for t in np.round(np.arange(0.05, 0.96, 0.05), 2):
@@ -131,25 +113,6 @@ def sweep(conf: np.ndarray, answerable: np.ndarray, correct: np.ndarray) -> list
 
 def balanced(row: dict) -> float:
     return 0.5 * row["accuracy"] + 0.5 * row["unanswerable_abstained"]
-
-
-def choose(p: np.ndarray, answerable: np.ndarray, right: np.ndarray, max_false_abstain: float,
-           thresholds: Sequence[float] | None = None, default: float = 0.0) -> float:
-    """The threshold with the best balanced score (answer when p >= t; ties: the lowest) among those
-    that abstain on at most `max_false_abstain` of the answerable questions; `default` when none
-    does. Candidates: `thresholds`, else every value of p to 3 decimals. The rule of both the
-    reader (training/reader/fit.py) and this fallback, so both abstain alike."""
-    best_t, best = default, -1.0
-    for t in (np.unique(np.round(p, 3)) if thresholds is None else thresholds):
-        answered = p >= t
-        fa = float((~answered)[answerable].mean()) if answerable.any() else 0.0
-        if fa > max_false_abstain:
-            continue
-        score = 0.5 * float((right & answered)[answerable].mean()) + 0.5 * float((~answered)[~answerable].mean())
-        score = round(score, 9)  # scores equal but for float rounding tie (the lowest t wins)
-        if score > best:
-            best_t, best = float(t), score
-    return best_t
 
 
 def choose_threshold(rows: list[dict], conf: np.ndarray, answerable: np.ndarray, correct: np.ndarray) -> dict:

@@ -23,10 +23,11 @@ def create(name: str, **kwargs) -> Answerer:
             name = "extractive"
     if name == "reader":
         from service.answerers.reader.answerer import ReaderAnswerer
-        from service.answerers.reader.model import ReaderModel
+        from service.answerers.reader.model import SHIPPED_DIR, ReaderModel
         from service.answerers.reader.runner import ReaderRunner
 
-        model = ReaderModel(Path(kwargs.pop("reader_path")), threads=kwargs.pop("reader_threads", 0))
+        path = kwargs.pop("reader_path", None)  # None: the model shipped beside the reader
+        model = ReaderModel(Path(path) if path is not None else SHIPPED_DIR, threads=kwargs.pop("reader_threads", 0))
         return ReaderAnswerer(ReaderRunner(model), **_only(kwargs, "store", "abstain_threshold", "max_answer_words"))
     if name == "extractive":
         from service.answerers.extractive.answerer import ExtractiveAnswerer

@@ -24,33 +24,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
-import blingfire
-
-WORD = re.compile(r"\w+")
-# a run of capitalised words (an entity) or a number/year; the unit a swap replaces
-SWAPPABLE = re.compile(r"\b(?:[A-Z][\w'-]+(?:\s+(?:of|de|the|and)?\s*[A-Z][\w'-]+)*|\d[\d,.]*)\b")
-STOP = frozenset("a an the of in on at to for and or is was were are be by with what which who whom "
-                 "when where why how did does do that this as from its it his her their".split())
-
-
-@dataclass
-class Example:
-    qid: str
-    question: str
-    context: str
-    answer_text: str | None  # None: no answer in this context
-    answer_start: int | None
-    # answerable | paraphrased (answerable) | official_negative | other_paragraph | answer_removed |
-    # swapped | swapped_within | negated | antonym | antonym_wordnet
-    kind: str
-    article: str
-
+from training.reader.examples import STOP, SWAPPABLE, WORD, Example, sentence_spans
 
 # capitalised only because they open a sentence: not names to swap in
 LEADERS = STOP | frozenset("each in on after before during while however although since many some most "
@@ -132,11 +111,6 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in WORD.findall(text.lower()) if w not in STOP)
 
 
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    _, offsets = blingfire.text_to_sentences_and_offsets(text)
-    return [(int(s), int(e)) for s, e in offsets]
-
-
 def answerable_examples(articles: list[dict]) -> list[Example]:
     out = []
     for art in articles:
@@ -169,7 +143,7 @@ def other_paragraph(ex: Example, paragraphs: list[str], rng: random.Random) -> E
 
 
 def answer_removed(ex: Example) -> Example | None:
-    spans = _sentence_spans(ex.context)
+    spans = sentence_spans(ex.context)
     a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
     keep = [(s, e) for s, e in spans if e <= a0 or s >= a1]
     if len(keep) == len(spans) or not keep:

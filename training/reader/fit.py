@@ -26,7 +26,7 @@ import numpy as np
 
 from eval import squad, squad_metrics as sm
 from training.reader import data as reader_data
-from training.calibrate import choose, fit_logistic, predict
+from training.logistic import choose, fit_logistic, predict
 from training.reader.train import DEFAULT_TRAIN
 from index.stores.manifest import write_json_atomic
 

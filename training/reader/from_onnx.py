@@ -63,7 +63,7 @@ def recover(model_dir: Path, out: Path) -> Path:
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
     from training.reader.export import TOKENIZER_FILES
-    from training.reader.train import base_model_path
+    from training.reader.base_model import base_model_path
 
     # the architecture only: every weight comes from the ONNX file
     model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(str(base_model_path())))

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from training.reader.paraphrase import POS, open_class_word, plural
-from training.reader.data import SWAPPABLE, Example, _sentence_spans
+from training.reader.examples import SWAPPABLE, Example, sentence_spans
 
 NEGATION = re.compile(r"\b(?:not|never|no|n't|nor|neither|without)\b", re.IGNORECASE)
 
@@ -131,7 +131,7 @@ class WithinSwapper:
         ents = self.entities(ex.context)
         label_of = {text: label for text, label, _, _ in ents}
         a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
-        sent = next(((s, e) for s, e in _sentence_spans(ex.context) if s <= a0 < e), (a0, a1))
+        sent = next(((s, e) for s, e in sentence_spans(ex.context) if s <= a0 < e), (a0, a1))
         answer_sentence = ex.context[sent[0]:sent[1]]
         targets = [m for m in SWAPPABLE.finditer(ex.question)
                    if m.start() > 0 and m.group(0) in label_of and m.group(0) not in ex.answer_text]

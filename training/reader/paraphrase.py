@@ -18,7 +18,7 @@ import random
 import re
 from functools import lru_cache
 
-from training.reader.data import STOP, Example
+from training.reader.examples import STOP, Example
 
 _WORD = re.compile(r"[a-z]+")
 # spaCy's coarse tags -> WordNet's, for the forms a synonym can stand in without inflecting it;
@@ -39,7 +39,7 @@ def reader_vocab() -> set[str]:
     """The base MiniLM's word pieces (the reader's vocabulary)."""
     from transformers import AutoTokenizer
 
-    from training.reader.train import base_model_path
+    from training.reader.base_model import base_model_path
 
     return set(AutoTokenizer.from_pretrained(str(base_model_path())).get_vocab())
 

