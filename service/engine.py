@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -22,9 +21,10 @@ from index.text.loading import SUPPORTED, make_document
 from index.stores.manifest import IndexMismatch
 from index.stores.sqlite.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import Answer, Answerer
+from service.answerers.extractive.scoring import default_weights, sentence_scores
 from service.answerers.registry import create as create_answerer
-from service.model_thread import ModelThread
 from service.doc_ids import id_from_filename
+from service.pipeline.encoder import QueryEncoder
 from service.pipeline.followup import Turn, resolve
 from service.pipeline.reranking import SentenceReranker
 from service.pipeline.retrieval import Hit, Lexical, Retriever
@@ -41,69 +41,6 @@ class EngineError(RuntimeError):
     """The engine cannot start or serve (no index, a corrupt or incompatible one)."""
 
 
-class QueryEncoder:
-    """Embeds questions on one dedicated model thread. Questions that arrive while it is busy are
-    encoded together in the next model call: on two cores one forward pass over 8 questions costs
-    about as much as two single ones, and one thread keeps one set of torch buffers (request
-    threads taking turns at the model each grew their own: the load benchmark saw 1.2 GB)."""
-
-    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8):
-        self.embedder = embedder
-        self.bulk_slice = bulk_slice
-        self._thread = ModelThread(self._encode_questions, max_batch, "citeqa-encoder")
-        # questions being answered now: a bulk slice waits (up to max_yield_s) while any is, so the
-        # reader, on its own thread, has the cores to itself (bench upload: p95 3.6x idle without it)
-        self.asks_in_flight = 0
-        self._in_flight_lock = threading.Lock()
-        self.max_yield_s = 0.25
-
-    def ask_started(self) -> None:
-        with self._in_flight_lock:
-            self.asks_in_flight += 1
-
-    def ask_done(self) -> None:
-        with self._in_flight_lock:
-            self.asks_in_flight -= 1
-
-    def _encode_questions(self, texts: list[str]) -> list[np.ndarray]:
-        if self.embedder.batch_dependent:  # int8: one call per question, see Embedder.batch_dependent
-            return [self.embedder.encode([t], progress=False)[0] for t in texts]
-        return list(self.embedder.encode(texts, progress=False))
-
-    def encode(self, text: str) -> np.ndarray:
-        return self.submit(text).result()
-
-    def encode_bulk(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
-        """A document's texts, embedded on the model thread in slices that questions overtake."""
-        if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.concatenate(self._sliced(lambda part: self.embedder.encode(part, progress=False), texts))
-
-    def encode_spans_bulk(self, texts: list[str], spans: list[list[tuple[int, int]]]):
-        """`Embedder.encode_spans` in slices on the model thread, like `encode_bulk`."""
-        results = self._sliced(self.embedder.encode_spans, texts, spans)
-        return np.concatenate([r[0] for r in results]), [s for r in results for s in r[1]]
-
-    def _sliced(self, fn, *seqs: list) -> list:
-        """fn over `bulk_slice`-long slices of `seqs`, one slice at a time on the model thread; before
-        each, wait (here, in the uploading request's thread: the model thread stays free for
-        questions, at most max_yield_s) while questions are being answered."""
-        out = []
-        for i in range(0, len(seqs[0]), self.bulk_slice):
-            deadline = time.monotonic() + self.max_yield_s
-            while self.asks_in_flight > 0 and time.monotonic() < deadline:
-                time.sleep(0.002)
-            out.append(self._thread.later(lambda parts=[q[i:i + self.bulk_slice] for q in seqs]: fn(*parts)).result())
-        return out
-
-    def submit(self, text: str) -> Future:
-        """Queue a text for the model thread; the future holds its vector."""
-        return self._thread.submit(text)
-
-    def close(self) -> None:
-        self._thread.close()
-
-
 @dataclass
 class Retrieved:
     question: str  # as asked
@@ -116,6 +53,7 @@ class Retrieved:
     explicit: bool = False  # the request named the answerer: no fallback when it fails
     prepared: Answer | None = None  # the streamed LLM answer, checked
     fallback: bool = False
+    stages_ms: dict = field(default_factory=dict)  # resolve, retrieve (embed + search + rerank), read, respond
 
 
 class Engine:
@@ -139,9 +77,11 @@ class Engine:
             raise EngineError("CITEQA_ANSWERER=llm needs CITEQA_LLM_URL (an OpenAI-compatible endpoint)")
         self.reranker = None
         if settings.rerank:
-            scorer = self.answerer if hasattr(self.answerer, "sentence_scores") else create_answerer(
-                "extractive", store=index.store)  # another answerer: the extractive one still ranks sentences
-            self.reranker = SentenceReranker(scorer.sentence_scores, prior=settings.rerank_prior)
+            # the fallback's sentence scores order the passages whatever answers: a plain function over
+            # the store (the extractive answerer's own, with its calibration, when it answers)
+            scorer = getattr(self.answerer, "sentence_scores", None) or partial(
+                sentence_scores, store=index.store, weights=default_weights())
+            self.reranker = SentenceReranker(scorer, prior=settings.rerank_prior)
 
     def _llm_answerer(self, settings: Settings, index: HybridIndex):
         if not settings.llm_url:
@@ -251,9 +191,40 @@ class Engine:
         qvec, lexical = self.embed_while(query, lambda: self.retriever.lexical(query, top_k, filters))
         return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
 
+    # ---- the ask: one staged pipeline for the JSON and the streaming paths ----------------------
+    # resolve (follow-up) -> retrieve (embed, search, fuse, rerank) -> [passages, the LLM's tokens]
+    # -> read (the answerer) -> respond (passages in the answerer's order, citations paged)
     def ask(self, question: str, top_k: int = 5, filters: Filters | None = None,
             history: list | None = None, answerer: str | None = None) -> AskResponse:
         return self.answer(question, top_k, filters, history, answerer)[0]
+
+    def answer(self, question: str, top_k: int = 5, filters: Filters | None = None,
+               history: list | None = None, answerer: str | None = None) -> tuple[AskResponse, Answer]:
+        """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
+        for kind, data in self._staged(question, top_k, filters, history, answerer, emit=False):
+            if kind == "final":
+                return data
+        raise AssertionError("the pipeline ended without an answer")
+
+    def stream(self, question: str, top_k: int = 5, filters: Filters | None = None,
+               history: list | None = None, answerer: str | None = None):
+        """The same ask as events: ("passages", {question, standalone_question, passages}) once
+        retrieval is done, ("token", text) while an LLM writes, then ("final", (response, answer))."""
+        return self._staged(question, top_k, filters, history, answerer, emit=True)
+
+    def _staged(self, question, top_k, filters, history, answerer, emit: bool):
+        self.encoder.ask_started()  # an upload's embedding yields to questions
+        try:
+            got = self.retrieve_for(question, top_k, filters, history, answerer)
+            if emit:
+                yield "passages", {"question": got.question,
+                                   "standalone_question": got.searched if got.searched != got.question else None,
+                                   "passages": self._passages(got.hits)}
+                for token in self.stream_tokens(got):
+                    yield "token", token
+            yield "final", self.finish(got)
+        finally:
+            self.encoder.ask_done()
 
     def retrieve_for(self, question: str, top_k: int = 5, filters: Filters | None = None,
                      history: list | None = None, answerer: str | None = None) -> "Retrieved":
@@ -270,20 +241,11 @@ class Engine:
                 searched = self.llm.condense(question, [(t.question, t.answer) for t in turns])
             except LLMError as exc:
                 log.warning("the LLM could not condense the follow-up (%s); resolved without it", exc)
+        t_resolved = time.perf_counter()
         qvec, hits = self._embed_and_retrieve(searched, top_k, filters)
-        return Retrieved(question, searched, qvec, hits, t0, time.perf_counter(), name, explicit)
-
-    def passages_of(self, got: "Retrieved") -> list[Passage]:
-        return self._passages(got.hits)
-
-    def answer(self, question: str, top_k: int = 5, filters: Filters | None = None,
-               history: list | None = None, answerer: str | None = None) -> tuple[AskResponse, Answer]:
-        """`ask`, and the answerer's own result beside the response (its debug scores, for eval)."""
-        self.encoder.ask_started()
-        try:
-            return self.finish(self.retrieve_for(question, top_k, filters, history, answerer))
-        finally:
-            self.encoder.ask_done()
+        t1 = time.perf_counter()
+        return Retrieved(question, searched, qvec, hits, t0, t1, name, explicit,
+                         stages_ms={"resolve": _ms(t_resolved - t0), "retrieve": _ms(t1 - t_resolved)})
 
     def stream_tokens(self, got: "Retrieved"):
         """The answer's text as the LLM writes it (nothing for the extractive answerers); the checked
@@ -318,16 +280,20 @@ class Engine:
         """The second half of `answer`: read the passages, cite, respond."""
         question, hits, t0, t1 = got.question, got.hits, got.t0, got.t1
         answer = self._run(got)
+        t_read = time.perf_counter()
         used_llm = got.answerer == "llm" and not got.fallback
         if answer.order and self.settings.reader_orders_passages:
             hits = [hits[i] for i in answer.order]
         passages = self._passages(hits)
+        citations = self._paged(answer.citations)
         t2 = time.perf_counter()
+        got.stages_ms.update(read=_ms(t_read - t1), respond=_ms(t2 - t_read))
+        log.debug("ask stages (ms): %s", got.stages_ms)
         return AskResponse(
             question=question, standalone_question=got.searched if got.searched != question else None,
             answer=answer.text, short_answer=answer.short_answer,
             short_answer_span=answer.short_span, abstained=answer.abstained,
-            confidence=round(answer.confidence, 4), citations=self._paged(answer.citations), passages=passages,
+            confidence=round(answer.confidence, 4), citations=citations, passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),
                                total=round((t2 - t0) * 1000, 3)),
             answerer="llm" if used_llm else self.answerer.name, model=self.llm.client.model if used_llm else None,
@@ -375,6 +341,10 @@ class Engine:
         if runner is not None:
             runner.close()
         self.index.close()
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
 
 
 __all__ = ["Engine", "EngineError", "QueryEncoder"]

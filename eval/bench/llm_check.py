@@ -30,12 +30,12 @@ def run(engine: Engine, questions: list[str], top_k: int = 3) -> dict:
     rows = []
     for q in questions:
         t0 = time.perf_counter()
-        got = engine.retrieve_for(q, top_k=top_k, answerer="llm")
-        first = None
-        for _ in engine.stream_tokens(got):
-            if first is None:
+        first = resp = None
+        for kind, data in engine.stream(q, top_k=top_k, answerer="llm"):
+            if kind == "token" and first is None:
                 first = time.perf_counter() - t0
-        resp, _ = engine.finish(got)
+            elif kind == "final":
+                resp = data[0]
         rows.append({"question": q, "ttft_s": first, "total_s": time.perf_counter() - t0,
                      "abstained": resp.abstained, "claims": [c.model_dump() for c in resp.claims or []]})
     claims = [c for r in rows for c in r["claims"]]

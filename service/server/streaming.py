@@ -26,17 +26,17 @@ def wants_stream(req: AskRequest, accept: str | None) -> bool:
 
 
 def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
-    engine.encoder.ask_started()  # an upload's embedding yields to it, as to a plain ask
+    """The engine's staged ask (`Engine.stream`, the pipeline `POST /api/ask` runs too), as events."""
+    stages = engine.stream(req.question, top_k=req.top_k, filters=req.filters, history=req.history,
+                           answerer=req.answerer)
     try:
-        got = engine.retrieve_for(req.question, top_k=req.top_k, filters=req.filters, history=req.history,
-                                  answerer=req.answerer)
-        yield event("passages", {"question": got.question, "standalone_question":
-                                 got.searched if got.searched != got.question else None,
-                                 "passages": [p.model_dump() for p in engine.passages_of(got)]})
-        for token in engine.stream_tokens(got):
-            yield event("token", {"text": token})
-        response, _ = engine.finish(got)
-        yield event("final", response.model_dump(mode="json"))
+        for kind, data in stages:
+            if kind == "passages":
+                yield event("passages", {**data, "passages": [p.model_dump() for p in data["passages"]]})
+            elif kind == "token":
+                yield event("token", {"text": data})
+            else:
+                yield event("final", data[0].model_dump(mode="json"))
     except LLMError as exc:
         yield event("error", {"detail": str(exc), "status": exc.status})
     except ValueError as exc:
@@ -45,4 +45,4 @@ def ask_events(engine: Engine, req: AskRequest) -> Iterator[str]:
         log.error("error while streaming an answer", exc_info=exc)
         yield event("error", {"detail": "internal server error", "status": 500})
     finally:
-        engine.encoder.ask_done()
+        stages.close()

@@ -108,8 +108,10 @@ def test_reordered_passages_reuse_one_analysis_and_only_the_prior_changes(extrac
     qvec = extractive_engine.embed(q)
     hits = extractive_engine.retriever.run(q, qvec, 5)
     calls = []
-    real = answerer._analyse_uncached
-    monkeypatch.setattr(answerer, "_analyse_uncached", lambda *a: calls.append(1) or real(*a))
+    from service.answerers.extractive import scoring
+
+    real = scoring.analyse_uncached
+    monkeypatch.setattr(scoring, "analyse_uncached", lambda *a: calls.append(1) or real(*a))
     first, _ = answerer.score(q, qvec, hits)
     flipped = extractive_engine.reranker.run(q, qvec, hits)[::-1]
     second, _ = answerer.score(q, qvec, flipped)

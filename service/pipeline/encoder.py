@@ -1,0 +1,75 @@
+"""The query-embedding stage: questions embedded on one dedicated model thread, and a document's texts
+in slices that questions overtake."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+
+import numpy as np
+
+from index.embedding.embedder import Embedder
+from service.model_thread import ModelThread
+
+
+class QueryEncoder:
+    """Embeds questions on one dedicated model thread. Questions that arrive while it is busy are
+    encoded together in the next model call: on two cores one forward pass over 8 questions costs
+    about as much as two single ones, and one thread keeps one set of torch buffers (request
+    threads taking turns at the model each grew their own: the load benchmark saw 1.2 GB)."""
+
+    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8):
+        self.embedder = embedder
+        self.bulk_slice = bulk_slice
+        self._thread = ModelThread(self._encode_questions, max_batch, "citeqa-encoder")
+        # questions being answered now: a bulk slice waits (up to max_yield_s) while any is, so the
+        # reader, on its own thread, has the cores to itself (bench upload: p95 3.6x idle without it)
+        self.asks_in_flight = 0
+        self._in_flight_lock = threading.Lock()
+        self.max_yield_s = 0.25
+
+    def ask_started(self) -> None:
+        with self._in_flight_lock:
+            self.asks_in_flight += 1
+
+    def ask_done(self) -> None:
+        with self._in_flight_lock:
+            self.asks_in_flight -= 1
+
+    def _encode_questions(self, texts: list[str]) -> list[np.ndarray]:
+        if self.embedder.batch_dependent:  # int8: one call per question, see Embedder.batch_dependent
+            return [self.embedder.encode([t], progress=False)[0] for t in texts]
+        return list(self.embedder.encode(texts, progress=False))
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.submit(text).result()
+
+    def encode_bulk(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
+        """A document's texts, embedded on the model thread in slices that questions overtake."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.concatenate(self._sliced(lambda part: self.embedder.encode(part, progress=False), texts))
+
+    def encode_spans_bulk(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """`Embedder.encode_spans` in slices on the model thread, like `encode_bulk`."""
+        results = self._sliced(self.embedder.encode_spans, texts, spans)
+        return np.concatenate([r[0] for r in results]), [s for r in results for s in r[1]]
+
+    def _sliced(self, fn, *seqs: list) -> list:
+        """fn over `bulk_slice`-long slices of `seqs`, one slice at a time on the model thread; before
+        each, wait (here, in the uploading request's thread: the model thread stays free for
+        questions, at most max_yield_s) while questions are being answered."""
+        out = []
+        for i in range(0, len(seqs[0]), self.bulk_slice):
+            deadline = time.monotonic() + self.max_yield_s
+            while self.asks_in_flight > 0 and time.monotonic() < deadline:
+                time.sleep(0.002)
+            out.append(self._thread.later(lambda parts=[q[i:i + self.bulk_slice] for q in seqs]: fn(*parts)).result())
+        return out
+
+    def submit(self, text: str) -> Future:
+        """Queue a text for the model thread; the future holds its vector."""
+        return self._thread.submit(text)
+
+    def close(self) -> None:
+        self._thread.close()
