@@ -36,17 +36,33 @@ def load(path: str | Path) -> list[dict]:
     return load_squad(path)
 
 
+def answer_sentence(context: str, answer: dict) -> str | None:
+    """The sentence (blingfire) of the context that holds the answer's first character."""
+    import blingfire
+
+    a0 = answer.get("answer_start")
+    if a0 is None or a0 < 0:
+        a0 = context.find(answer["text"])
+    if a0 < 0:
+        return None
+    _, offsets = blingfire.text_to_sentences_and_offsets(context)
+    return next((context[s:e] for s, e in offsets if s <= a0 < e), None)
+
+
 def questions(articles: list[dict], limit: int | None = None) -> list[dict]:
     """Plain question rows; with `limit`, an even spread over the articles (every k-th question),
-    so a short run still sees each article and both kinds."""
+    so a short run still sees each article and both kinds. An answerable one carries how many
+    content words it shares with its answer sentence (`overlap`)."""
     out = []
     for art in articles:
         for p in art["paragraphs"]:
             for q in p["qas"]:
                 golds = [a["text"] for a in q.get("answers", [])]
                 answerable = not q.get("is_impossible", False) and bool(golds)
+                sent = answer_sentence(p["context"], q["answers"][0]) if answerable else None
                 out.append({"id": q["id"], "question": q["question"], "answers": golds if answerable else [],
-                            "answerable": answerable, "article": art["title"], "context": p["context"]})
+                            "answerable": answerable, "article": art["title"], "context": p["context"],
+                            "overlap": sm.overlap(q["question"], sent) if sent else None})
     if limit and limit < len(out):
         step = len(out) / limit
         out = [out[int(i * step)] for i in range(limit)]
@@ -144,6 +160,14 @@ def markdown(result: dict) -> str:
         for name, s in [("**all**", result["open"])] + list(result["open_by_article"].items()):
             lines.append(f"| {name} | " + " | ".join(_fmt(s[k]) for k in keys) + " |")
         lines.append("")
+        bins = result.get("open_by_overlap")
+        if bins:
+            lines += ["Answerable questions by the content words they share with their answer sentence "
+                      "(the lowest bin is a question in its asker's own words):", "",
+                      "| shared words | questions | contains | false_abstain | ev5 |", "|---|---|---|---|---|"]
+            lines += [f"| {name} | {b['questions']} | {_fmt(b['contains'])} | {_fmt(b['false_abstain'])} | "
+                      f"{_fmt(b['ev5'])} |" for name, b in bins.items()]
+            lines.append("")
         sep = result.get("open_separability")
         if sep and sep["auc"] is not None:
             caps = [k for k in sep if k.startswith("noans_at_fa_")]
@@ -189,6 +213,7 @@ def main(args) -> int:
         result["open"] = sm.open_summary(rows)
         result["open_by_article"] = sm.by_article(rows)
         result["open_separability"] = sm.separability(rows)
+        result["open_by_overlap"] = sm.by_overlap(rows)
         result["open_rows"] = rows
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -71,8 +71,38 @@ def open_row(q: dict, resp: dict, wall_ms: float, top_k: int = 5) -> dict:
         "ev5": q["answerable"] and any(contains(p, golds, max_words=10**6) for p in passages),
         # the first passage comes from the question's own article (its title is the document's)
         "hit1": bool(resp.get("passages")) and resp["passages"][0].get("title") == q["article"].replace("_", " "),
-        "ms": wall_ms,
+        "ms": wall_ms, "overlap": q.get("overlap"),
     }
+
+
+# bins of the content words (stemmed) a question shares with its answer sentence: the lowest is a
+# question in the asker's own words, the kind a user writes without the article in front of them
+OVERLAP_BINS = ((0, 1, "0-1"), (2, 2, "2"), (3, 3, "3"), (4, 10**9, "4+"))
+
+
+def overlap(question: str, sentence: str) -> int:
+    """How many distinct content words (stemmed, index/terms.py) the question shares with the sentence."""
+    from index.terms import terms
+
+    return len(set(terms(question)) & set(terms(sentence)))
+
+
+def overlap_bin(n: int | None) -> str | None:
+    if n is None:
+        return None
+    return next(name for lo, hi, name in OVERLAP_BINS if lo <= n <= hi)
+
+
+def by_overlap(rows: Sequence[dict]) -> dict[str, dict]:
+    """Answerable questions binned by `overlap` with their answer sentence: per bin the count,
+    contains, false abstentions and evidence in the top 5 (paraphrase robustness without writing
+    questions for the measured set)."""
+    out = {}
+    for _, _, name in OVERLAP_BINS:
+        rs = [r for r in rows if r["answerable"] and overlap_bin(r.get("overlap")) == name]
+        out[name] = {"questions": len(rs), "contains": mean(r["contains"] for r in rs),
+                     "false_abstain": mean(r["abstained"] for r in rs), "ev5": mean(r["ev5"] for r in rs)}
+    return out
 
 
 def open_summary(rows: Sequence[dict]) -> dict:

@@ -62,3 +62,32 @@ def test_separability_noans_at_a_false_abstention_cap():
     # two answerable questions (0.05, 0.10) may be abstained on: the threshold is 0.15
     assert s["noans_at_fa_0.10"] == pytest.approx(4 / 5)
     assert sm.separability(_rows(pos, []))["auc"] is None
+
+
+def test_overlap_counts_shared_stemmed_content_words():
+    sent = "The Normans conquered England in 1066 after the Battle of Hastings."
+    assert sm.overlap("When did the Normans conquer England?", sent) == 3  # normans, conquer, england
+    assert sm.overlap("In what year was the island taken over?", sent) == 0
+    assert [sm.overlap_bin(n) for n in (0, 1, 2, 3, 4, 9)] == ["0-1", "0-1", "2", "3", "4+", "4+"]
+
+
+def test_by_overlap_bins_only_answerable_questions():
+    rows = [{"answerable": True, "overlap": 0, "contains": False, "abstained": True, "ev5": True},
+            {"answerable": True, "overlap": 1, "contains": True, "abstained": False, "ev5": True},
+            {"answerable": True, "overlap": 5, "contains": True, "abstained": False, "ev5": True},
+            {"answerable": False, "overlap": None, "contains": False, "abstained": True, "ev5": False}]
+    bins = sm.by_overlap(rows)
+    assert bins["0-1"] == {"questions": 2, "contains": 0.5, "false_abstain": 0.5, "ev5": 1.0}
+    assert bins["4+"]["questions"] == 1 and bins["2"]["questions"] == 0 and bins["2"]["contains"] is None
+
+
+def test_questions_carry_overlap_with_their_answer_sentence():
+    from eval import squad
+
+    ctx = "Paris is the capital of France. It lies on the Seine river."
+    art = {"title": "Paris", "paragraphs": [{"context": ctx, "qas": [
+        {"id": "a", "question": "Which river does it lie on?", "answers": [{"text": "Seine", "answer_start": 48}]},
+        {"id": "b", "question": "What is Paris the capital of?", "is_impossible": True, "answers": []}]}]}
+    qa, qb = squad.questions([art])
+    assert squad.answer_sentence(ctx, {"text": "Seine", "answer_start": 48}) == "It lies on the Seine river."
+    assert qa["overlap"] == 2 and qb["overlap"] is None  # river, lie
