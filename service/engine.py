@@ -299,6 +299,7 @@ class Engine:
             answerer="llm" if used_llm else self.answerer.name, model=self.llm.client.model if used_llm else None,
             claims=[ClaimCheck(**c) for c in answer.debug.get("claims", [])] if used_llm else None,
             fallback=got.fallback,
+            closest=self._paged([answer.closest])[0] if answer.closest else None, abstain_reason=answer.why,
         ), answer
 
     # ---- documents ----------------------------------------------------------------------------

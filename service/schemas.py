@@ -122,6 +122,9 @@ class AskResponse(BaseModel):
     model: str | None = Field(None, description="the LLM's model name (answerer llm)")
     claims: list[ClaimCheck] | None = Field(None, description="each generated sentence checked against its citations")
     fallback: bool = Field(False, description="the LLM failed and the embedded answerer answered instead")
+    closest: Citation | None = Field(None, description="on an abstention: the retrieved sentence closest to the "
+                                                       "question, when it is close (score: its cosine)")
+    abstain_reason: str | None = Field(None, description="on an abstention: why the closest sentence is no answer")
 
 
 class SearchResponse(BaseModel):

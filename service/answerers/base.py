@@ -22,6 +22,10 @@ class Answer:
     short_span: dict | None = None
     # the passages' order by the answerer's own reading (indices into the hits), when it has one
     order: list[int] | None = None
+    # on an abstention: the retrieved sentence closest to the question, when it is close, and why
+    # it was not taken as the answer (the page shows both instead of a bare "do not say")
+    closest: Citation | None = None
+    why: str | None = None
 
 
 ABSTAIN_TEXT = "The articles do not say."

@@ -27,7 +27,7 @@ import numpy as np
 from eval import squad, squad_metrics as sm
 from training.reader import data as reader_data
 from training.logistic import choose, fit_logistic, predict
-from training.reader.train import DEFAULT_TRAIN
+from training.reader.train import DEFAULT_SQUAD2, DEFAULT_TRAIN, SPLIT_SEED, SQUAD2_HELDOUT
 from index.stores.manifest import write_json_atomic
 
 
@@ -151,6 +151,14 @@ def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_remove
     return rows
 
 
+def near_cosine(rows: list[dict], q: float = 25.0) -> float:
+    """The cosine to the question of the closest retrieved sentence that a quarter of the held-out
+    answerable questions fall below: an abstention whose closest sentence is nearer than this
+    shows it and says why it is no answer."""
+    vals = [r["near"] for r in rows if r["answerable"] and r.get("near") is not None]
+    return round(float(np.percentile(vals, q)), 4) if vals else 0.5
+
+
 def main(argv: list[str] | None = None) -> int:
     from service.answerers.reader.model import CALIBRATION_NAME, SHIPPED_DIR
 
@@ -159,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", default=str(DEFAULT_TRAIN))
     p.add_argument("--heldout", default=".citeqa/reader-train/heldout_articles.json",
                    help="titles of the articles train-reader kept out (written by it)")
+    p.add_argument("--squad2", default=str(DEFAULT_SQUAD2),
+                   help="the official SQuAD 2.0 file train-reader --squad2 read ('' for none)")
+    p.add_argument("--squad2-heldout", default=".citeqa/reader-train/heldout_squad2_articles.json",
+                   help="titles of its articles train-reader kept out (written by it; all of them when missing: "
+                        "a reader trained without the file saw none)")
     p.add_argument("--articles", type=int, default=OPEN_ARTICLES, help="held-out articles in the open-setting corpus")
     p.add_argument("--closed-n", type=int, default=1500)
     p.add_argument("--open-answerable", type=int, default=OPEN_ANSWERABLE)
@@ -169,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     titles = set(json.loads(Path(args.heldout).read_text()))
     held = [a for a in reader_data.load_squad(args.train) if a["title"] in titles]
+    if args.squad2 and Path(args.squad2).exists():
+        s2 = reader_data.load_squad(args.squad2)
+        if Path(args.squad2_heldout).exists():
+            keep = set(json.loads(Path(args.squad2_heldout).read_text()))
+        else:
+            keep = {a["title"] for a in reader_data.squad2_split(s2, SQUAD2_HELDOUT, SPLIT_SEED)[1]}
+        # their real written negatives come first in the open setting (open_articles takes official ones first)
+        held = [a for a in s2 if a["title"] in keep] + held
     model_dir = Path(args.model)
     cal_path = model_dir / CALIBRATION_NAME
     cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
@@ -180,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable, args.open_removed,
                          args.seed)
         cal["open"] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
+        cal["open"]["near_cosine"] = near_cosine(rows)
         print("open", json.dumps(cal["open"], indent=1))
         Path(".citeqa").mkdir(exist_ok=True)
         Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))

@@ -21,6 +21,7 @@ from service.answerers.citations import Quote, compose
 from service.answerers.reader.decode import Span, sigmoid
 from service.answerers.reader.runner import ReaderRunner
 from service.pipeline.retrieval import Hit
+from service.schemas import Citation
 
 _WORD = re.compile(r"\S+")
 
@@ -55,6 +56,26 @@ def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
     return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
 
 
+# until a calibration carries its own (eval/fit_reader.py): the quartile of held-out answerable
+# questions' closest-sentence cosine measured with the shipped reader's open fit
+NEAR_COSINE = 0.5
+
+
+def closest_sentence(qvec: np.ndarray | None, hits: list[Hit]) -> tuple[float, int, SentenceRow] | None:
+    """(cosine, passage index, sentence) of the retrieved sentence closest to the question; pure."""
+    best = None
+    if qvec is None:
+        return None
+    for i, h in enumerate(hits):
+        for s in h.sentences:
+            if s.vector is None or len(s.vector) != len(qvec):
+                continue
+            cos = float(s.vector @ qvec)
+            if best is None or cos > best[0]:
+                best = (cos, i, s)
+    return best
+
+
 def holding_sentences(sentences: list[SentenceRow], start: int, end: int) -> list[SentenceRow]:
     """The sentences (document offsets) that overlap [start, end), in order; pure."""
     return [s for s in sorted(sentences, key=lambda s: s.start) if s.start < end and s.end > start]
@@ -72,6 +93,24 @@ class ReaderAnswerer(Answerer):
             cal = cal.with_threshold(abstain_threshold)
         self.calibration = cal
         self.max_answer_words = max_answer_words
+        self.near_cosine = float((runner.model.calibration.get("open") or {}).get("near_cosine", NEAR_COSINE))
+
+    def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], texts: dict[str, str],
+                 conf: float) -> tuple[Citation | None, str | None]:
+        """The closest retrieved sentence, when it is as close to the question as answer sentences
+        usually are (`near_cosine`, fitted on held-out training articles), and why it is not an answer."""
+        if near is None or near[0] < self.near_cosine:
+            return None, None
+        cos, i, s = near
+        doc = self.store.documents_by_id([s.doc_id]).get(s.doc_id)
+        text = texts.get(s.doc_id)
+        if doc is None or text is None:
+            return None, None
+        closest = Citation(n=1, doc_id=s.doc_id, title=doc.title, date=doc.date, chunk_id=hits[i].chunk.chunk_id,
+                           quote=text[s.start:s.end], start=s.start, end=s.end, score=round(cos, 4))
+        why = (f"The sentence closest to the question (similarity {cos:.2f}) is shown, but the reader found no "
+               f"answer to the question in it (confidence {conf:.0%}, below the {self.threshold:.0%} it answers at).")
+        return closest, why
 
     @property
     def threshold(self) -> float:
@@ -99,8 +138,11 @@ class ReaderAnswerer(Answerer):
         feats = span_features(best, hits[best.passage].dense)
         conf = self.calibration.probability(**feats)
         debug = {**feats, "passage": best.passage}
+        near = closest_sentence(qvec, hits)
+        debug["near"] = near[0] if near else None
         if conf < self.calibration.threshold:
-            return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug)
+            closest, why = self._explain(near, hits, texts, conf)
+            return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug, closest=closest, why=why)
         hit = hits[best.passage]
         doc_text = texts[hit.chunk.doc_id]
         raw = doc_text[hit.chunk.start + best.start:hit.chunk.start + best.end]

@@ -184,7 +184,13 @@
       const list = el("ol", { class: "sources" });
       for (const c of data.citations) list.append(sourceItem(c, openCitation, span));
       card.append(list);
-    } else if (abstained && (data.passages || []).length) {
+    } else if (abstained && data.closest) {
+      // say why instead of a bare "not in the articles" above the passage that looks like the answer
+      card.append(el("p", { class: "abstain-why" }, data.abstain_reason || ""));
+      card.append(el("h3", { class: "list-title" }, "Closest sentence"));
+      card.append(el("ul", { class: "sources closest" }, sourceItem(data.closest, openCitation, null)));
+    }
+    if (abstained && (data.passages || []).length) {
       card.append(el("h3", { class: "list-title" }, "Closest passages"));
       const list = el("ul", { class: "sources" });
       for (const p of data.passages.slice(0, 3)) list.append(passageItem(p, openPassage));

@@ -419,3 +419,40 @@ def test_a_store_damaged_while_served_is_a_503_that_names_the_repair(writable_en
         r = c.post("/api/ask", json={"question": "When did real-time missile-data sharing start?"})
     assert r.status_code == 503, r.text
     assert "citeqa check --repair" in r.json()["detail"]
+
+
+def test_an_abstention_says_why_and_shows_the_closest_sentence(client, seed_engine):
+    """A reader that abstains on everything (threshold above 1) still shows the sentence closest to
+    a question about the articles, quoted exactly, and says why it is no answer; an off-topic
+    question shows none."""
+    reader = seed_engine.answerer
+    seed_engine.answerer = reader.with_threshold(1.01)
+    try:
+        data = client.post("/api/ask", json={"question": ANCHOR_QUESTION}).json()
+        far = client.post("/api/ask", json={"question": "What is the population of Mars?"}).json()
+    finally:
+        seed_engine.answerer = reader
+    assert data["abstained"] is True and data["citations"] == []
+    c = data["closest"]
+    assert c is not None and c["score"] >= reader.near_cosine
+    doc = client.get(f"/api/documents/{c['doc_id']}").json()
+    assert doc["text"][c["start"]:c["end"]] == c["quote"]
+    assert "no answer" in data["abstain_reason"] and f"{c['score']:.2f}" in data["abstain_reason"]
+    assert far["abstained"] is True and far["closest"] is None and far["abstain_reason"] is None
+
+
+def test_closest_sentence_is_the_best_cosine_over_every_passage():
+    import numpy as np
+
+    from index.stores.base import SentenceRow
+    from service.answerers.reader import closest_sentence
+    from service.pipeline.retrieval import Hit
+
+    def sent(v, start):
+        return SentenceRow("d", start, start + 5, np.array(v, dtype=np.float32), frozenset())
+
+    hits = [Hit(1, None, 1.0, 0, sentences=[sent([1, 0], 0), sent([0.6, 0.8], 10)]),
+            Hit(2, None, 0.5, 1, sentences=[sent([0, 1], 20)])]
+    cos, i, s = closest_sentence(np.array([0.0, 1.0], dtype=np.float32), hits)
+    assert (i, s.start) == (1, 20) and cos == 1.0
+    assert closest_sentence(None, hits) is None and closest_sentence(np.array([1.0, 0.0]), []) is None
