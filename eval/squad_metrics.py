@@ -82,7 +82,7 @@ OVERLAP_BINS = ((0, 1, "0-1"), (2, 2, "2"), (3, 3, "3"), (4, 10**9, "4+"))
 
 def overlap(question: str, sentence: str) -> int:
     """How many distinct content words (stemmed, index/terms.py) the question shares with the sentence."""
-    from index.terms import terms
+    from index.text.terms import terms
 
     return len(set(terms(question)) & set(terms(sentence)))
 

@@ -445,7 +445,7 @@ def test_closest_sentence_is_the_best_cosine_over_every_passage():
     import numpy as np
 
     from index.stores.base import SentenceRow
-    from service.answerers.reader import closest_sentence
+    from service.answerers.reader.answerer import closest_sentence
     from service.pipeline.retrieval import Hit
 
     def sent(v, start):
