@@ -151,10 +151,10 @@ def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_remove
     return rows
 
 
-def near_cosine(rows: list[dict], q: float = 25.0) -> float:
-    """The cosine to the question of the closest retrieved sentence that a quarter of the held-out
-    answerable questions fall below: an abstention whose closest sentence is nearer than this
-    shows it and says why it is no answer."""
+def near_cosine(rows: list[dict], q: float = 5.0) -> float:
+    """The cosine to the question of the closest retrieved sentence that 95 % of the held-out
+    answerable questions reach: an abstention whose closest sentence is at least this near shows it
+    and says why it is no answer (a reworded question's sentence included; an off-topic one's not)."""
     vals = [r["near"] for r in rows if r["answerable"] and r.get("near") is not None]
     return round(float(np.percentile(vals, q)), 4) if vals else 0.5
 

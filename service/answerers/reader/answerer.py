@@ -56,8 +56,8 @@ def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
     return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
 
 
-# until a calibration carries its own (eval/fit_reader.py): the quartile of held-out answerable
-# questions' closest-sentence cosine measured with the shipped reader's open fit
+# until a calibration carries its own (training/reader/fit.py): about the 5th percentile of held-out
+# answerable questions' closest-sentence cosine
 NEAR_COSINE = 0.5
 
 
@@ -98,7 +98,7 @@ class ReaderAnswerer(Answerer):
     def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], texts: dict[str, str],
                  conf: float) -> tuple[Citation | None, str | None]:
         """The closest retrieved sentence, when it is as close to the question as answer sentences
-        usually are (`near_cosine`, fitted on held-out training articles), and why it is not an answer."""
+        nearly always are (`near_cosine`, fitted on held-out training articles), and why it is not an answer."""
         if near is None or near[0] < self.near_cosine:
             return None, None
         cos, i, s = near
