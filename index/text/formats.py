@@ -113,14 +113,60 @@ def pdf_text(data: bytes, pages_of=pdf_pages_pdfminer) -> str:
 
 
 # ---- DOCX -----------------------------------------------------------------------------------
+# A .docx is a zip: its directory says how large each part inflates, and Python's zipfile never
+# inflates a part past the size its directory gives (a part that lies fails its CRC instead), so
+# checking the directory before python-docx reads anything bounds the inflation. A real article's
+# document.xml is a few MB at most, compressed 5-15x.
+MAX_PART_BYTES = 32_000_000  # any one part, inflated
+MAX_TOTAL_BYTES = 64_000_000  # all parts together
+MAX_RATIO = 100  # inflated / compressed, for parts over RATIO_FROM bytes
+RATIO_FROM = 1_000_000
+MAX_PARTS = 5_000
+
+
+class ZipLimit(ValueError):
+    """A zip whose directory says it inflates past the limits (a zip bomb, or no article)."""
+
+
+def check_zip(data: bytes) -> None:
+    """Raise ZipLimit (or ValueError for a damaged zip) from the zip directory alone, nothing inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"not a readable DOCX file ({type(exc).__name__})") from exc
+    if len(infos) > MAX_PARTS:
+        raise ZipLimit(f"the DOCX file has {len(infos)} parts (the limit is {MAX_PARTS})")
+    total = 0
+    for info in infos:
+        size = info.file_size
+        if size > MAX_PART_BYTES:
+            raise ZipLimit(f"the DOCX part {info.filename[:80]!r} inflates to {size / 1e6:.1f} MB "
+                           f"(the limit is {MAX_PART_BYTES / 1e6:g} MB a part)")
+        if size > RATIO_FROM and size > MAX_RATIO * max(info.compress_size, 1):
+            raise ZipLimit(f"the DOCX part {info.filename[:80]!r} inflates {size / max(info.compress_size, 1):.0f}x "
+                           f"(to {size / 1e6:.1f} MB; the limit is {MAX_RATIO}x): a zip bomb?")
+        total += size
+    if total > MAX_TOTAL_BYTES:
+        raise ZipLimit(f"the DOCX file inflates to {total / 1e6:.1f} MB (the limit is {MAX_TOTAL_BYTES / 1e6:g} MB)")
+
+
 def docx_text(data: bytes) -> str:
     import docx
 
+    check_zip(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # a zip that is not a Word file, a damaged one
         raise ValueError(f"not a readable DOCX file ({type(exc).__name__})") from exc
-    paras = [p.text.strip() for p in document.paragraphs if p.text.strip()]
+    if getattr(document.element, "body", None) is None:  # word/document.xml without a <w:body> (python-docx raises AttributeError)
+        raise NoText("the document has no body (word/document.xml holds no w:body): no text")
+    try:
+        paras = [p.text.strip() for p in document.paragraphs if p.text.strip()]
+    except Exception as exc:  # noqa: BLE001 - a body python-docx cannot walk
+        raise ValueError(f"not a readable DOCX file ({type(exc).__name__} in its body)") from exc
     if not paras:
         raise NoText("the document has no text")
     return "\n".join(paras)

@@ -80,8 +80,12 @@ def extract(data: bytes, kind: str) -> str:
     """The text of a file's bytes: decoded (text, HTML) or extracted (PDF, DOCX; page marks kept)."""
     if kind not in BINARY:
         return decode(data)
-    try:
-        return formats.pdf_text(data) if kind == "pdf" else formats.docx_text(data)
+    from index.text import sandbox
+
+    try:  # in a child process with a time and a memory limit: the file is untrusted (index/sandbox.py)
+        return sandbox.parse(data, kind)
+    except BadInput:  # a limit it hit (sandbox.ParseLimit: its own HTTP status)
+        raise
     except ValueError as exc:  # NoText, or a file that is not what its name says
         raise BadInput(str(exc)) from exc
 

@@ -15,7 +15,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from service.engine import Engine
 from service.server.middleware.errors import TOO_DEEP
@@ -119,12 +118,10 @@ async def document_input(request: Request) -> tuple[DocumentIn, str | None]:
                                     f"expected one of {', '.join(sorted(UPLOAD_SUFFIXES))}")
             data = await upload.read()
             fields = {k: form.get(k) for k in ("doc_id", "title", "date") if isinstance(form.get(k), str) and form.get(k)}
-        from index.text.loading import SUPPORTED, BadInput, extract
+        from index.text.loading import SUPPORTED
+        from service.server.uploads import upload_text
 
-        try:
-            text = await run_in_threadpool(extract, data, SUPPORTED[Path(filename).suffix.lower()])
-        except BadInput as exc:
-            raise HTTPException(status_code=400, detail=f"the uploaded file is unusable: {exc}") from None
+        text = await upload_text(request.app.state, data, SUPPORTED[Path(filename).suffix.lower()])
         try:
             doc = DocumentIn.model_validate({**fields, "text": text})
         except ValidationError as exc:
