@@ -20,7 +20,7 @@ from index.text.formats import page_of
 from index.text.loading import SUPPORTED, make_document
 from index.stores.manifest import IndexMismatch
 from index.stores.sqlite.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
-from service.answerers.base import Answer, Answerer
+from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.extractive.scoring import default_weights, sentence_scores
 from service.answerers.registry import create as create_answerer
 from service.doc_ids import id_from_filename
@@ -166,8 +166,26 @@ class Engine:
                     date=docs[h.chunk.doc_id].date, text=texts[h.chunk.doc_id][h.chunk.start : h.chunk.end],
                     start=h.chunk.start, end=h.chunk.end, score=round(h.score, 6),
                     page=page_of(pages.get(h.chunk.doc_id), h.chunk.start))
-            for h in hits
+            for h in hits if h.chunk.doc_id in docs and h.chunk.doc_id in texts  # a document deleted meanwhile
         ]
+
+    def _live(self, hits: list[Hit]) -> list[Hit]:
+        """The hits whose chunk and document still exist: a document replaced or deleted since
+        retrieval (another request's write) is skipped, not read (its chunk rows are gone with it)."""
+        if not hits:
+            return hits
+        store = self.index.store
+        chunks = store.chunks(h.row_id for h in hits)
+        docs = store.documents_by_id(h.chunk.doc_id for h in hits)
+        texts = store.texts(h.chunk.doc_id for h in hits)
+        live = [h for h in hits if h.row_id in chunks and h.chunk.doc_id in docs and h.chunk.doc_id in texts]
+        if len(live) < len(hits):
+            log.info("%d retrieved passages were deleted before they were read: skipped", len(hits) - len(live))
+        return live
+
+    def _cites_only_live(self, answer: Answer) -> bool:
+        ids = {c.doc_id for c in answer.citations}
+        return not ids or len(self.index.store.documents_by_id(ids)) == len(ids)
 
     def _paged(self, citations: list[Citation]) -> list[Citation]:
         """Each citation with the page its quote starts on (PDFs; None elsewhere)."""
@@ -253,7 +271,7 @@ class Engine:
         if got.answerer != "llm":
             return
         try:
-            for piece in self.llm.stream(got.searched, got.hits):
+            for piece in self.llm.stream(got.searched, self._live(got.hits)):
                 if isinstance(piece, str):
                     yield piece
                 else:
@@ -268,19 +286,31 @@ class Engine:
             return got.prepared
         if got.answerer == "llm" and not got.fallback:
             try:
+                got.hits = self._live(got.hits)
                 return self.llm.run(got.searched, got.qvec, got.hits)
             except LLMError as exc:
                 if got.explicit:
                     raise
                 log.warning("the LLM failed (%s); answering with the embedded answerer", exc)
                 got.fallback = True
-        return self.answerer.run(got.searched, got.qvec, got.hits)
+        return self._embedded(got)
+
+    def _embedded(self, got: "Retrieved") -> Answer:
+        """The embedded answerer over the hits that still exist; read again (at most twice) when a
+        document it cites was deleted while it read."""
+        for _ in range(3):
+            got.hits = self._live(got.hits)
+            answer = self.answerer.run(got.searched, got.qvec, got.hits)
+            if self._cites_only_live(answer):
+                return answer
+        return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
 
     def finish(self, got: "Retrieved") -> tuple[AskResponse, Answer]:
         """The second half of `answer`: read the passages, cite, respond."""
         question, hits, t0, t1 = got.question, got.hits, got.t0, got.t1
         answer = self._run(got)
         t_read = time.perf_counter()
+        hits = got.hits  # without the passages deleted since retrieval
         used_llm = got.answerer == "llm" and not got.fallback
         if answer.order and self.settings.reader_orders_passages:
             hits = [hits[i] for i in answer.order]

@@ -140,7 +140,7 @@ def analyse_uncached(question: str, qvec: np.ndarray, hits: list[Hit], store) ->
 
     out: list[Scored] = []
     for i, (r, sem) in enumerate(zip(rows, sims)):
-        doc_text = texts[r.doc_id]
+        doc_text = texts.get(r.doc_id, "")  # "": deleted since retrieval (the engine reads again)
         text = doc_text[r.start : r.end]
         cov = coverage(r.terms)
         prev = None

@@ -47,7 +47,7 @@ class LLMAnswerer(Answerer):
         for h in hits:
             for s in by_chunk.get(h.chunk.id, []):
                 key = (s.doc_id, s.start)
-                if key in seen:
+                if key in seen or s.doc_id not in docs or s.doc_id not in texts:  # deleted since retrieval
                     continue
                 seen.add(key)
                 d = docs[s.doc_id]

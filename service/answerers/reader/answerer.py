@@ -121,7 +121,7 @@ class ReaderAnswerer(Answerer):
         return ReaderAnswerer(self.runner, self.store, threshold, self.max_answer_words)
 
     def read(self, question: str, hits: list[Hit], texts: dict[str, str]) -> list[Span]:
-        passages = [texts[h.chunk.doc_id][h.chunk.start:h.chunk.end] for h in hits]
+        passages = [texts.get(h.chunk.doc_id, "")[h.chunk.start:h.chunk.end] for h in hits]  # "": deleted meanwhile
         return self.runner.read(question, passages)
 
     def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:
@@ -144,15 +144,15 @@ class ReaderAnswerer(Answerer):
             closest, why = self._explain(near, hits, texts, conf)
             return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug, closest=closest, why=why)
         hit = hits[best.passage]
-        doc_text = texts[hit.chunk.doc_id]
+        doc_text = texts.get(hit.chunk.doc_id, "")
         raw = doc_text[hit.chunk.start + best.start:hit.chunk.start + best.end]
         start = hit.chunk.start + best.start + (len(raw) - len(raw.lstrip()))
         end = hit.chunk.start + best.start + len(raw.rstrip())
         short = doc_text[start:end]
         sents = holding_sentences(hit.sentences, start, end) or [
             SentenceRow(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end, np.zeros(0), frozenset())]
-        doc = self.store.documents_by_id([hit.chunk.doc_id])[hit.chunk.doc_id]
-        quotes = [Quote(doc_id=hit.chunk.doc_id, title=doc.title, date=doc.date, chunk_id=hit.chunk.chunk_id,
+        doc = self.store.documents_by_id([hit.chunk.doc_id]).get(hit.chunk.doc_id)  # None: deleted (the engine reads again)
+        quotes = [Quote(doc_id=hit.chunk.doc_id, title=doc.title if doc else "", date=doc.date if doc else None, chunk_id=hit.chunk.chunk_id,
                         start=s.start, end=s.end, text=doc_text[s.start:s.end], score=conf) for s in sents]
         text, citations = compose(_trim(quotes, start, end, self.max_answer_words))
         span = {"n": citations[0].n, "doc_id": hit.chunk.doc_id, "start": start, "end": end}
