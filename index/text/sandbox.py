@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("pdf", "docx")
 MAX_JOBS = 200  # a child is replaced after this many files (whatever its allocator kept)
-_ROOT = str(Path(__file__).resolve().parent.parent)  # the folder that holds the `index` package
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds the `index` package
 _HEAD = struct.Struct("!4sQ")  # parent -> child: kind, length; then the file's bytes
 _REPLY = struct.Struct("!cQ")  # child -> parent: status, length; then UTF-8 text
 
@@ -197,7 +197,7 @@ class ParsePool:
             if status == b"z":
                 raise ParseLimit(text, 413)
             if status == b"n":
-                from index.formats import NoText
+                from index.text.formats import NoText
 
                 raise NoText(text)
             raise ValueError(text)  # b"v": not a readable file (the message says why)

@@ -75,7 +75,7 @@ def test_ask_anchor_question(client):
     data = r.json()
     assert set(data) == {"question", "standalone_question", "answer", "short_answer", "short_answer_span", "abstained",
                          "answerer", "model", "claims", "fallback", "confidence",
-                         "citations", "passages", "timings_ms"}
+                         "citations", "passages", "timings_ms", "closest", "abstain_reason"}
     assert not data["abstained"]
     assert "December 2023" in data["answer"] and "December 2023" in data["short_answer"]
     assert "[1]" in data["answer"]
