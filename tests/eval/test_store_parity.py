@@ -27,5 +27,7 @@ def test_team_set_figures_match_the_embedded_store(eval_result, questions, tmp_p
     n = {"unanswerable_abstained": a["n_unanswerable"], "answerable_wrongly_abstained": a["n_answerable"]}
     for k in ("hit@1", "hit@5", "mrr", "evidence_hit@5", "accuracy", "short_accuracy", "short_accuracy_typed",
               "citation_recall", "unanswerable_abstained", "answerable_wrongly_abstained"):
-        slack = max(0.01, 1.0 / n[k] + 0.0005) if k in n else 0.01  # one question (the report rounds to 4 places)
+        # one question either way (the report rounds to 4 places): the two stores' ranked candidates can
+        # tie-break one short answer differently (seen on an AVX2 machine: short_accuracy 0.7051 vs 0.7179)
+        slack = max(0.01, 1.0 / n.get(k, a["n_answerable"]) + 0.0005)
         assert abs(a[k] - b[k]) <= slack, (k, a[k], b[k])
