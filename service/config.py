@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     llm_model: str = "default"
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(60.0, gt=0, le=3600)
+    # LLM calls in flight at once; an ask finding them all taken for a second falls back to the
+    # embedded reader (503 when it asked for the LLM by name), so a stuck LLM cannot take every thread
+    llm_max_in_flight: int = Field(4, ge=1, le=256)
     llm_max_tokens: int = Field(300, ge=1, le=8192)
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
     # an unsupported claim is shown marked (false) or left out (true)

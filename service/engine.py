@@ -92,7 +92,7 @@ class Engine:
         client = LLMClient(settings.llm_url, settings.llm_model,
                            settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
                            timeout=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
-                           temperature=settings.llm_temperature)
+                           temperature=settings.llm_temperature, max_in_flight=settings.llm_max_in_flight)
         return LLMAnswerer(client, index.store, self.encoder.encode, floor=settings.llm_support_floor,
                            drop_unsupported=settings.llm_drop_unsupported,
                            reader=getattr(self.answerer, "runner", None))
