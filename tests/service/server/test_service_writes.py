@@ -339,3 +339,19 @@ def test_an_articles_literal_markers_are_not_citations(writer):
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])]
     assert markers and set(markers) == {c["n"] for c in data["citations"]}, data["answer"]
     assert "9 million euros \uff3b2\uff3d, the city said \uff3b1\uff3d" in data["answer"]
+
+
+def test_long_file_names_sharing_their_start_keep_distinct_ids(writer):
+    from service.doc_ids import MAX_ID_CHARS, id_from_filename, is_valid_id
+
+    base = "Seoul-Tokyo-missile-data-" * 12  # 300 characters
+    ids = {id_from_filename(base + tail) for tail in ("one", "two", "x" * 3700)}
+    assert len(ids) == 3 and all(is_valid_id(i) and len(i) <= MAX_ID_CHARS for i in ids)
+    assert id_from_filename(base + "one") == id_from_filename(base + "one")  # stable: a re-upload replaces
+    assert id_from_filename("a" * 200) == "a" * 200 and id_from_filename("Café Prices") == "Café-Prices"
+    first = writer.post("/api/documents", files={"file": (base + "one.txt", b"The first article.", "text/plain")},
+                        headers=AUTH)
+    second = writer.post("/api/documents", files={"file": (base + "two.txt", b"The second article.", "text/plain")},
+                         headers=AUTH)
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json()["doc_id"] != second.json()["doc_id"] and second.json()["replaced"] is False
