@@ -107,6 +107,54 @@ def read_back(claim_text: str, evidence: str, read) -> str | None:
     return None
 
 
+# Negation in general English (a closed class, not the articles' words): particles and determiners,
+# and the verbs whose meaning is "not do" ("refused to share" = "did not share"). A claim and its
+# cited sentence with a different parity of these say opposite things ("refused to share" against
+# "agreeing to start sharing"; "did not refuse" against "agreed" is the same parity and passes).
+_NEG_WORDS = frozenset("not no never none neither nor without cannot n't nobody nothing nowhere".split())
+_NEG_VERBS = ("refuse", "decline", "deny", "reject", "fail", "halt", "cease", "abandon", "cancel", "suspend",
+              "withdraw", "stop", "oppose", "veto", "boycott", "scrap")
+
+
+def _inflections(verb: str) -> set[str]:
+    stem = verb[:-1] if verb.endswith("e") else verb
+    past = verb + "d" if verb.endswith("e") else (verb[:-1] + "ied" if verb.endswith("y") else verb + "ed")
+    third = verb[:-1] + "ies" if verb.endswith("y") else verb + ("es" if verb.endswith(("s", "sh", "ch", "x")) else "s")
+    forms = {verb, past, third, stem + "ing"}
+    if verb in ("withdraw",):
+        forms |= {"withdrew", "withdrawn"}
+    if verb == "stop" or verb == "scrap" or verb == "veto":
+        forms |= {verb + verb[-1] + "ed", verb + verb[-1] + "ing", verb + "es", verb + "ed"}
+    return forms
+
+
+_NEG_FORMS = frozenset(f for v in _NEG_VERBS for f in _inflections(v))
+_WORDS = re.compile(r"[a-z]+(?:n't)?|n't")
+
+
+def negations(text: str) -> list[str]:
+    """The negation cues of a sentence, in order ("not", "refused", "n't", ...)."""
+    out = []
+    for w in _WORDS.findall(text.lower().replace("’", "'")):
+        if w.endswith("n't"):
+            out.append("n't")
+        elif w in _NEG_WORDS or w in _NEG_FORMS:
+            out.append(w)
+    return out
+
+
+def reversal(claim_text: str, evidence: str) -> str | None:
+    """Why the claim says the opposite of its cited sentence (a different parity of negation), or None."""
+    mine, theirs = negations(claim_text), negations(evidence)
+    if len(mine) % 2 == len(theirs) % 2:
+        return None
+    if len(mine) > len(theirs):
+        extra = next((w for w in mine if w not in theirs), mine[0])
+        return f"the claim negates its cited sentence (“{extra}” has no counterpart there)"
+    extra = next((w for w in theirs if w not in mine), theirs[0])
+    return f"the cited sentence says the opposite (“{extra}”, which the claim drops)"
+
+
 def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: int = 3, read=None) -> Claim:
     """`offered`: {n: sentence text}; `similarity(claim text) -> {n: cosine}` over the offered
     sentences; `read`: the reader (see read_back), optional. Fills supported and reason."""
@@ -125,6 +173,8 @@ def check(claim: Claim, offered: dict[int, str], similarity, floor: float, top: 
     missing_names = sorted(n for n in names if n.lower() not in low)
     if missing_names:
         return _verdict(claim, False, f"“{missing_names[0]}” is not in the cited sentence")
+    if why := reversal(claim.text, evidence):
+        return _verdict(claim, False, why)
     sims = similarity(claim.text)
     best = max(claim.cites, key=lambda n: sims.get(n, -1.0))
     rank = sum(v > sims.get(best, -1.0) for v in sims.values()) + 1

@@ -152,3 +152,25 @@ def test_a_claim_that_ties_the_sentences_facts_differently_is_caught_by_the_read
     assert read_back("Lloyd Austin will visit Seoul in January.", evidence, read) is None
     why = read_back("Lloyd Austin will visit Seoul in March.", evidence, read)
     assert why and "January" in why and "not “March”" in why, why
+
+
+@pytest.mark.parametrize("claim,ok", [
+    ("The three countries refused to share real-time missile-warning data [1].", False),
+    ("The three countries did not agree to share real-time missile-warning data [1].", False),
+    ("The three countries never started sharing missile-warning data [1].", False),
+    ("The three countries agreed to start sharing real-time missile-warning data [1].", True),
+    ("The three countries did not refuse to share missile-warning data [1].", True),  # a double negation
+])
+def test_a_claim_that_negates_or_reverses_its_cited_sentence_is_unsupported(claim, ok):
+    offered = {1: "The three countries continue to deepen trilateral defense cooperation, agreeing to start "
+                  "sharing real-time missile-warning data from December 2023."}
+    out = check(Claim(claim.rsplit(" [", 1)[0], [1]), offered, _sim, floor=0.45)
+    assert out.supported is ok, out.reason
+    if not ok:
+        assert "negates" in out.reason or "opposite" in out.reason
+
+
+def test_a_cited_sentence_with_a_negation_the_claim_drops_is_unsupported():
+    offered = {1: "Seoul did not join the sanctions announced by Washington in March."}
+    out = check(Claim("Seoul joined the sanctions announced by Washington in March.", [1]), offered, _sim, floor=0.45)
+    assert not out.supported and "opposite" in out.reason and "not" in out.reason
