@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from service.server.app import create_app
 from service.engine import Engine
-from service.llm.client import LLMClient, LLMError
+from service.answerers.llm.client import LLMClient, LLMError
 from svc_helpers import keyed
 
 QUESTION = "When did real-time missile-data sharing start?"
