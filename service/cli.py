@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    if hasattr(signal, "SIGPIPE"):  # `citeqa ask ... | head` ends quietly
+    # `citeqa ask ... | head` ends quietly; only as the program itself (argv None): called in-process
+    # (tests, other tools) a default SIGPIPE would kill the host on any write to a closed socket
+    if argv is None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
