@@ -37,16 +37,16 @@ def load(path: str | Path) -> list[dict]:
 
 
 def answer_sentence(context: str, answer: dict) -> str | None:
-    """The sentence (blingfire) of the context that holds the answer's first character."""
-    import blingfire
+    """The sentence of the context that holds the answer's first character (the sentence spans the
+    training negatives cut answers out by)."""
+    from training.reader.examples import sentence_spans
 
     a0 = answer.get("answer_start")
     if a0 is None or a0 < 0:
         a0 = context.find(answer["text"])
     if a0 < 0:
         return None
-    _, offsets = blingfire.text_to_sentences_and_offsets(context)
-    return next((context[s:e] for s, e in offsets if s <= a0 < e), None)
+    return next((context[s:e] for s, e in sentence_spans(context) if s <= a0 < e), None)
 
 
 def questions(articles: list[dict], limit: int | None = None) -> list[dict]:

@@ -63,9 +63,9 @@ NEAR_COSINE = 0.5
 
 def closest_sentence(qvec: np.ndarray | None, hits: list[Hit]) -> tuple[float, int, SentenceRow] | None:
     """(cosine, passage index, sentence) of the retrieved sentence closest to the question; pure."""
-    best = None
     if qvec is None:
         return None
+    best = None
     for i, h in enumerate(hits):
         for s in h.sentences:
             if s.vector is None or len(s.vector) != len(qvec):
@@ -88,12 +88,13 @@ class ReaderAnswerer(Answerer):
                  max_answer_words: int = 60):
         self.runner = runner
         self.store = store
-        cal = ReaderCalibration.from_dict(runner.model.calibration.get("open"))
+        fitted = runner.model.calibration.get("open") or {}
+        cal = ReaderCalibration.from_dict(fitted)
         if abstain_threshold is not None:
             cal = cal.with_threshold(abstain_threshold)
         self.calibration = cal
         self.max_answer_words = max_answer_words
-        self.near_cosine = float((runner.model.calibration.get("open") or {}).get("near_cosine", NEAR_COSINE))
+        self.near_cosine = float(fitted.get("near_cosine", NEAR_COSINE))
 
     def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], texts: dict[str, str],
                  conf: float) -> tuple[Citation | None, str | None]:
