@@ -1,101 +1,11 @@
-"""`citeqa check [--repair]`: is the index sound, and fix it when it is not.
-
-Checks, from the cheapest: the store opens; SQLite's full `integrity_check`; FTS5's own check of the
-BM25 index; the digest of the chunk vectors recomputed against the one the writes kept; the FAISS
-cache's checksum and the store digest it was built from (index/stores/sqlite/integrity.py).
-
-`--repair`: a FAISS cache that fails is rebuilt from the store (it is only a cache). A store that
-fails is set aside (never deleted) and rebuilt from every document still readable in it, re-embedded
-from its stored text, the way `citeqa ingest --rebuild` carries documents over.
-Exit status: 0 sound (or repaired), 1 problems left, 2 no index or an error.
-"""
+"""`citeqa check [--repair]`: is the index sound, and fix it when it is not (the configured store's
+own check: index/stores/sqlite/check.py, index/stores/milvus/check.py).
+Exit status: 0 sound (or repaired), 1 problems left, 2 no index or an error."""
 from __future__ import annotations
 
 import argparse
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from index.stores.sqlite import integrity
-from index.stores.sqlite.index import DB_NAME
-from index.stores.sqlite.access import IndexCorrupt, IndexUnavailable
-from index.stores.sqlite.store import Store
-
-
-@dataclass
-class Findings:
-    store: list[str] = field(default_factory=list)  # the store itself: repaired by a rebuild
-    cache: list[str] = field(default_factory=list)  # the FAISS file: rebuilt from the store
-    facts: dict = field(default_factory=dict)
-
-    @property
-    def sound(self) -> bool:
-        return not self.store and not self.cache
-
-
-def inspect(index_dir: Path) -> Findings:
-    """Every check, nothing written (FTS5's check runs on a writable store only: it is an INSERT)."""
-    found = Findings()
-    db = Path(index_dir) / DB_NAME
-    try:
-        store = Store(db, quick_check_bytes=0)  # the full check follows
-    except IndexCorrupt as exc:
-        found.store.append(str(exc))
-        return found
-    try:
-        conn = store.conn
-        problem = integrity.quick_check(conn, full=True)
-        if problem:
-            found.store.append(f"SQLite integrity_check: {problem}")
-            return found
-        if not store.read_only and (problem := integrity.fts_check(conn)):
-            found.store.append(f"the BM25 (FTS5) index: {problem}")
-        kept = store.get_meta(integrity.DIGEST_KEY)
-        actual = integrity.as_text(integrity.compute_digest(conn))
-        if kept and kept != actual:
-            found.store.append("the chunk vectors in the store changed since they were written "
-                               f"(digest {actual[:12]}…, written as {kept[:12]}…)")
-        gen = store.generation()
-        found.facts = {"generation": gen, **store.counts()}
-        faiss_path = Path(index_dir) / f"dense-{gen}.faiss"
-        if gen and not found.store:
-            if not faiss_path.exists():
-                found.cache.append(f"{faiss_path.name} is missing (rebuilt at the next start)")
-            elif problem := integrity.cache_problem(faiss_path, kept or actual, gen):
-                found.cache.append(f"{faiss_path.name}: {problem}")
-    except Exception as exc:  # a damaged page can surface as any sqlite3 error while reading
-        found.store.append(f"reading the store failed: {exc}")
-    finally:
-        store.close()
-    return found
-
-
-def repair(settings, found: Findings) -> list[str]:
-    """Fix what `inspect` found; returns what was done."""
-    from index.embedding.embedder import Embedder
-    from index.stores.sqlite.index import HybridIndex
-    from index.ingest import ingest
-    from index.stores.sqlite.salvage import set_aside
-
-    embedder = Embedder.from_settings(settings)
-    done = []
-    if found.store:
-        carried, error, aside = set_aside(Path(settings.index_dir) / DB_NAME)
-        index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
-        try:
-            report = ingest(index, [], rebuild=True, carried=carried, progress=False)
-        finally:
-            index.close()
-        done.append(f"moved the damaged store to {aside.name} and rebuilt it from the {len(report.added)} documents "
-                    "read from it" + (f" (reading stopped at: {error})" if error else ""))
-    elif found.cache:
-        index = HybridIndex.from_settings(settings, embedder, for_writing=True)
-        try:
-            index.repair_dense()
-        finally:
-            index.close()
-        done.append("rebuilt the FAISS cache from the store's vectors")
-    return done
+from index.stores.factory import check
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,61 +14,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings) -> int:
-    """`citeqa check`; `settings` come from the caller (the CLI): nothing under index/ reads the service's."""
-    if settings.store == "milvus":
-        return _check_milvus(settings, args.repair)
-    db = Path(settings.index_dir) / DB_NAME
-    if not db.exists():
-        print(f"citeqa check: no index at {settings.index_dir} (run `citeqa ingest`)", file=sys.stderr)
-        return 2
-    try:
-        found = inspect(settings.index_dir)
-    except IndexUnavailable as exc:
-        print(f"citeqa check: {exc}", file=sys.stderr)
-        return 2
-    if found.sound:
-        print(f"ok: {settings.index_dir} is sound ({found.facts.get('documents', 0)} documents, "
-              f"{found.facts.get('chunks', 0)} chunks, generation {found.facts.get('generation', 0)})")
-        return 0
-    for line in found.store + found.cache:
-        print(f"problem: {line}")
-    if not args.repair:
-        print("run `citeqa check --repair` to fix it (documents are kept)")
-        return 1
-    try:
-        for line in repair(settings, found):
-            print(f"repaired: {line}")
-    except (OSError, IndexUnavailable) as exc:
-        print(f"citeqa check: the repair failed: {exc}", file=sys.stderr)
-        return 2
-    after = inspect(settings.index_dir)
-    for line in after.store + after.cache:
-        print(f"still a problem: {line}")
-    if after.sound:
-        print(f"ok: {settings.index_dir} is sound now ({after.facts.get('documents', 0)} documents)")
-    return 0 if after.sound else 1
-
-
-def _check_milvus(settings, repair: bool) -> int:
-    from index.stores.milvus.check import inspect as inspect_milvus
-    from index.stores.milvus.client import MilvusConn
-
-    uri = settings.resolved_milvus_uri()
-    try:
-        conn = MilvusConn.from_settings(settings)
-        found = inspect_milvus(conn, repair=repair)
-    except (FileNotFoundError, IndexUnavailable) as exc:
-        print(f"citeqa check: {exc}", file=sys.stderr)
-        return 2
-    for line in found.missing:
-        print(f"problem: {line} (re-ingest the document, or `citeqa ingest --rebuild`)")
-    for kind, n in found.orphans.items():
-        if n:
-            print(("deleted" if repair else "problem:") + f" {n} {kind} rows of versions nobody reads "
-                  "(a writer stopped before its commit, or an old version's delete did not run)")
-    if found.sound or (repair and not found.missing):
-        print(f"ok: the Milvus store at {uri} is sound ({found.documents} documents)")
-        return 0
-    if not repair and not found.missing:
-        print("run `citeqa check --repair` to delete them (no document is touched)")
-    return 1
+    """`settings` come from the caller (the CLI): nothing under index/ reads the service's."""
+    return check(settings, args.repair)

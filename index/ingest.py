@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.types import CleanDocument
-from index.stores.sqlite.index import HybridIndex
+from index.stores.base import Index
 from index.text.loading import MAX_FILE_BYTES, BadInput, Skipped, discover, load_file
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _inside(source: str, roots: list[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
-def ingest(index: HybridIndex, paths: list[Path], rebuild: bool = False, progress: bool | None = None,
+def ingest(index: Index, paths: list[Path], rebuild: bool = False, progress: bool | None = None,
            carried: list[CleanDocument] = (), max_file_bytes: int = MAX_FILE_BYTES) -> IngestReport:
     """Bring the index in step with the files under `paths` (see `plan`), in this process."""
     t0 = time.perf_counter()

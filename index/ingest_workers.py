@@ -17,6 +17,7 @@ from pathlib import Path
 
 from index.types import CleanDocument
 from index.ingest import IngestReport, plan
+from index.stores.factory import parallel_writers_refused
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,9 @@ class WorkersRefused(ValueError):
 def check_parallel(settings, workers: int) -> None:
     if workers <= 1:
         return
-    if settings.store != "milvus":
-        raise WorkersRefused("--workers needs a server-backed store (CITEQA_STORE=milvus): the embedded "
-                             "store keeps one writer")
-    if not settings.milvus_uri or "://" not in settings.milvus_uri:
-        raise WorkersRefused("--workers needs a Milvus server (CITEQA_MILVUS_URI=http://host:port): a milvus-lite "
-                             "file is opened by one process at a time (run `milvus-lite server --data-dir D "
-                             "--port P` for several)")
+    refused = parallel_writers_refused(settings)
+    if refused:
+        raise WorkersRefused(refused)
 
 
 def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: bool = False,

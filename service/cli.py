@@ -31,17 +31,15 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     """Open (or create) the index for writing, and the documents carried over from a corrupt store.
     With --rebuild a corrupt store is set aside, never deleted, and every document still readable
     in it is kept (those added through the API live nowhere else)."""
-    from index.stores.factory import open_index
-    from index.stores.sqlite.index import DB_NAME
-    from index.stores.sqlite.salvage import set_aside
-    from index.stores.sqlite.store import IndexCorrupt
+    from index.stores.errors import IndexCorrupt
+    from index.stores.factory import local_file, open_index, set_aside
 
     try:
         return open_index(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
     except IndexCorrupt:
-        if not rebuild:
+        if not rebuild or local_file(settings) is None:
             raise
-        carried, error, aside = set_aside(Path(settings.index_dir) / DB_NAME)
+        carried, error, aside = set_aside(settings)
         print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
               f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
         return open_index(settings, embedder, create=True, for_writing=True, rebuild=True), carried
@@ -51,7 +49,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from index.embedding.embedder import Embedder
     from index.ingest import ingest
     from index.stores.manifest import IndexMismatch
-    from index.stores.sqlite.store import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
+    from index.stores.errors import IndexCorrupt, IndexUnavailable, StoreFull, StoreReadOnly
 
     from index.ingest_workers import WorkersRefused, check_parallel, ingest_parallel
 

@@ -13,13 +13,13 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from index.embedding.embedder import Embedder
+from index.stores.base import Index
+from index.stores.errors import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from index.stores.factory import open_index
-from index.stores.sqlite.index import HybridIndex
 from index.ingest import ingest
 from index.text.formats import page_of
 from index.text.loading import SUPPORTED, make_document
 from index.stores.manifest import IndexMismatch
-from index.stores.sqlite.store import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.extractive.scoring import default_weights, sentence_scores
 from service.answerers.registry import create as create_answerer
@@ -53,11 +53,11 @@ class Retrieved:
     explicit: bool = False  # the request named the answerer: no fallback when it fails
     prepared: Answer | None = None  # the streamed LLM answer, checked
     fallback: bool = False
-    stages_ms: dict = field(default_factory=dict)  # resolve, retrieve (embed + search + rerank), read, respond
+    stages_ms: dict = field(default_factory=dict)  # resolve, embed, search, rerank, read, respond (Timings.stages)
 
 
 class Engine:
-    def __init__(self, settings: Settings, embedder: Embedder, index: HybridIndex, answerer: Answerer | None = None,
+    def __init__(self, settings: Settings, embedder: Embedder, index: Index, answerer: Answerer | None = None,
                  mode: str = "hybrid"):
         self.settings = settings
         self.embedder = embedder
@@ -83,7 +83,7 @@ class Engine:
                 sentence_scores, store=index.store, weights=default_weights())
             self.reranker = SentenceReranker(scorer, prior=settings.rerank_prior)
 
-    def _llm_answerer(self, settings: Settings, index: HybridIndex):
+    def _llm_answerer(self, settings: Settings, index: Index):
         if not settings.llm_url:
             return None
         from service.answerers.llm.answerer import LLMAnswerer
@@ -93,7 +93,7 @@ class Engine:
                            settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
                            timeout=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
                            temperature=settings.llm_temperature, max_in_flight=settings.llm_max_in_flight)
-        return LLMAnswerer(client, index.store, self.encoder.encode, floor=settings.llm_support_floor,
+        return LLMAnswerer(client, self.encoder.encode, floor=settings.llm_support_floor,
                            drop_unsupported=settings.llm_drop_unsupported,
                            reader=getattr(self.answerer, "runner", None))
 
@@ -158,27 +158,20 @@ class Engine:
         return vec, result
 
     def _passages(self, hits: list[Hit]) -> list[Passage]:
-        texts = self.index.store.texts(h.chunk.doc_id for h in hits)
-        docs = self.index.store.documents_by_id(h.chunk.doc_id for h in hits)
-        pages = self.index.store.page_starts(h.chunk.doc_id for h in hits)
-        return [
-            Passage(doc_id=h.chunk.doc_id, chunk_id=h.chunk.chunk_id, title=docs[h.chunk.doc_id].title,
-                    date=docs[h.chunk.doc_id].date, text=texts[h.chunk.doc_id][h.chunk.start : h.chunk.end],
-                    start=h.chunk.start, end=h.chunk.end, score=round(h.score, 6),
-                    page=page_of(pages.get(h.chunk.doc_id), h.chunk.start))
-            for h in hits if h.chunk.doc_id in docs and h.chunk.doc_id in texts  # a document deleted meanwhile
-        ]
+        return [Passage(doc_id=h.chunk.doc_id, chunk_id=h.chunk.chunk_id, title=h.title, date=h.date, text=h.passage,
+                        start=h.chunk.start, end=h.chunk.end, score=round(h.score, 6),
+                        page=page_of(h.pages, h.chunk.start)) for h in hits]
 
     def _live(self, hits: list[Hit]) -> list[Hit]:
         """The hits whose chunk and document still exist: a document replaced or deleted since
-        retrieval (another request's write) is skipped, not read (its chunk rows are gone with it)."""
+        retrieval (another request's write) is skipped (its text came with the hit; its citation
+        must not)."""
         if not hits:
             return hits
         store = self.index.store
         chunks = store.chunks(h.row_id for h in hits)
         docs = store.documents_by_id(h.chunk.doc_id for h in hits)
-        texts = store.texts(h.chunk.doc_id for h in hits)
-        live = [h for h in hits if h.row_id in chunks and h.chunk.doc_id in docs and h.chunk.doc_id in texts]
+        live = [h for h in hits if h.row_id in chunks and h.chunk.doc_id in docs]
         if len(live) < len(hits):
             log.info("%d retrieved passages were deleted before they were read: skipped", len(hits) - len(live))
         return live
@@ -187,9 +180,10 @@ class Engine:
         ids = {c.doc_id for c in answer.citations}
         return not ids or len(self.index.store.documents_by_id(ids)) == len(ids)
 
-    def _paged(self, citations: list[Citation]) -> list[Citation]:
-        """Each citation with the page its quote starts on (PDFs; None elsewhere)."""
-        pages = self.index.store.page_starts(c.doc_id for c in citations)
+    @staticmethod
+    def _paged(citations: list[Citation], hits: list[Hit]) -> list[Citation]:
+        """Each citation with the page its quote starts on (PDFs; None elsewhere), from its passage."""
+        pages = {h.chunk.doc_id: h.pages for h in hits if h.pages}
         if not pages:
             return citations
         return [c.model_copy(update={"page": page_of(pages.get(c.doc_id), c.start)}) for c in citations]
@@ -200,14 +194,24 @@ class Engine:
         return SearchResponse(results=self._passages(self._embed_and_retrieve(query, top_k, filters)[1]))
 
     def retrieve(self, query: str, qvec: np.ndarray | None, top_k: int, filters: Filters | None,
-                 lexical: Lexical | None = None) -> list[Hit]:
+                 lexical: Lexical | None = None, stages: dict | None = None) -> list[Hit]:
+        t0 = time.perf_counter()
         hits = self.retriever.run(query, qvec, top_k, filters, lexical=lexical)
-        return self.reranker.run(query, qvec, hits) if self.reranker and qvec is not None else hits
+        t1 = time.perf_counter()
+        if self.reranker and qvec is not None:
+            hits = self.reranker.run(query, qvec, hits)
+        if stages is not None:
+            stages.update(search=_ms(t1 - t0), rerank=_ms(time.perf_counter() - t1))
+        return hits
 
-    def _embed_and_retrieve(self, query: str, top_k: int, filters: Filters | None) -> tuple[np.ndarray, list[Hit]]:
+    def _embed_and_retrieve(self, query: str, top_k: int, filters: Filters | None,
+                            stages: dict | None = None) -> tuple[np.ndarray, list[Hit]]:
         """The query vector and the passages; the BM25 search runs while the model embeds."""
+        t0 = time.perf_counter()
         qvec, lexical = self.embed_while(query, lambda: self.retriever.lexical(query, top_k, filters))
-        return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical)
+        if stages is not None:
+            stages["embed"] = _ms(time.perf_counter() - t0)
+        return qvec, self.retrieve(query, qvec, top_k, filters, lexical=lexical, stages=stages)
 
     # ---- the ask: one staged pipeline for the JSON and the streaming paths ----------------------
     # resolve (follow-up) -> retrieve (embed, search, fuse, rerank) -> [passages, the LLM's tokens]
@@ -259,11 +263,10 @@ class Engine:
                 searched = self.llm.condense(question, [(t.question, t.answer) for t in turns])
             except LLMError as exc:
                 log.warning("the LLM could not condense the follow-up (%s); resolved without it", exc)
-        t_resolved = time.perf_counter()
-        qvec, hits = self._embed_and_retrieve(searched, top_k, filters)
+        stages = {"resolve": _ms(time.perf_counter() - t0)}
+        qvec, hits = self._embed_and_retrieve(searched, top_k, filters, stages)
         t1 = time.perf_counter()
-        return Retrieved(question, searched, qvec, hits, t0, t1, name, explicit,
-                         stages_ms={"resolve": _ms(t_resolved - t0), "retrieve": _ms(t1 - t_resolved)})
+        return Retrieved(question, searched, qvec, hits, t0, t1, name, explicit, stages_ms=stages)
 
     def stream_tokens(self, got: "Retrieved"):
         """The answer's text as the LLM writes it (nothing for the extractive answerers); the checked
@@ -315,7 +318,7 @@ class Engine:
         if answer.order and self.settings.reader_orders_passages:
             hits = [hits[i] for i in answer.order]
         passages = self._passages(hits)
-        citations = self._paged(answer.citations)
+        citations = self._paged(answer.citations, hits)
         t2 = time.perf_counter()
         got.stages_ms.update(read=_ms(t_read - t1), respond=_ms(t2 - t_read))
         log.debug("ask stages (ms): %s", got.stages_ms)
@@ -325,11 +328,11 @@ class Engine:
             short_answer_span=answer.short_span, abstained=answer.abstained,
             confidence=round(answer.confidence, 4), citations=citations, passages=passages,
             timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 3), answer=round((t2 - t1) * 1000, 3),
-                               total=round((t2 - t0) * 1000, 3)),
+                               total=round((t2 - t0) * 1000, 3), stages=got.stages_ms),
             answerer="llm" if used_llm else self.answerer.name, model=self.llm.client.model if used_llm else None,
             claims=[ClaimCheck(**c) for c in answer.debug.get("claims", [])] if used_llm else None,
             fallback=got.fallback,
-            closest=self._paged([answer.closest])[0] if answer.closest else None, abstain_reason=answer.why,
+            closest=self._paged([answer.closest], hits)[0] if answer.closest else None, abstain_reason=answer.why,
         ), answer
 
     # ---- documents ----------------------------------------------------------------------------

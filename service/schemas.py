@@ -97,6 +97,9 @@ class Timings(BaseModel):
     retrieve: float
     answer: float
     total: float
+    stages: dict[str, float] | None = Field(
+        None, description="ms per stage: resolve (follow-up), embed (the question; BM25 runs beside it), search "
+                          "(dense, fusion, feedback, passage texts), rerank, read (the answerer), respond")
 
 
 class ClaimCheck(BaseModel):

@@ -1,9 +1,7 @@
-"""What every store backend shares: the rows it returns, and its per-generation read cache.
-
-Retrieval, the answerers, ingest and the API read a store through these methods only (besides
-`write`): documents(), document(), documents_by_id(), document_text(), texts(), page_starts(),
-chunks(), doc_sentences(), sentences_of(), document_frequencies(), generation(), manifest(),
-counts(), check_writable(). index/stores/sqlite/store.py (SQLite) and index/stores/milvus/store.py implement them.
+"""What every store backend shares: the rows it returns, the two interfaces (`Store`, `Index`)
+that retrieval, the answerers, ingest and the API use and nothing more, and the per-generation
+read cache. index/stores/sqlite/ (SQLite + FAISS) and index/stores/milvus/ implement them;
+index/stores/factory.py is the only code that knows which one a setting names.
 """
 from __future__ import annotations
 
@@ -12,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -45,6 +44,44 @@ class SentenceRow:
     end: int
     vector: np.ndarray
     terms: frozenset[str]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The rows of an index, read by document or chunk id (batched: one round trip per call)."""
+
+    read_only: bool
+
+    def generation(self) -> int: ...  # moves with every write, here or in another process
+    def manifest(self) -> dict: ...
+    def counts(self) -> dict[str, int]: ...
+    def check_writable(self) -> None: ...  # raises StoreReadOnly / IndexUnavailable before any work
+    def documents(self) -> list[DocumentRow]: ...
+    def document(self, doc_id: str) -> DocumentRow | None: ...
+    def documents_by_id(self, doc_ids: Iterable[str]) -> dict[str, DocumentRow]: ...
+    def document_text(self, doc_id: str) -> str | None: ...
+    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]: ...
+    def page_starts(self, doc_ids: Iterable[str]) -> dict[str, list[int]]: ...
+    def chunks(self, row_ids: Iterable[int]) -> dict[int, ChunkRow]: ...
+    def doc_sentences(self, doc_ids: Iterable[str]) -> dict[str, list[SentenceRow]]: ...
+    def sentences_of(self, chunks: Iterable[ChunkRow]) -> dict[int, list[SentenceRow]]: ...
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Index(Protocol):
+    """A store with its two searches and its write path (what the engine, ingest and the API hold)."""
+
+    store: Store
+
+    def search_dense(self, qvec: np.ndarray, k: int, allowed: Any = None) -> list[tuple[int, float]]: ...
+    def search_bm25(self, query: str, k: int, allowed: Any = None) -> list[tuple[int, float]]: ...
+    def allowed(self, doc_ids: list[str] | None, date_from: str | None, date_to: str | None) -> Any: ...
+    def prepare(self, docs: list, **kw) -> list: ...  # cleaned documents -> write bundles (the model runs here)
+    def apply(self, bundles: list, removals: list[str], wipe: bool = False) -> None: ...  # atomic per document
+    def refresh(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class CachedReads:
@@ -119,4 +156,4 @@ class CachedReads:
         raise NotImplementedError
 
 
-__all__ = ["CachedReads", "ChunkRow", "DocumentRow", "SentenceRow"]
+__all__ = ["CachedReads", "ChunkRow", "DocumentRow", "Index", "SentenceRow", "Store"]

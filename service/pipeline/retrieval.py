@@ -24,8 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from index.stores.sqlite.index import HybridIndex
-from index.stores.sqlite.store import ChunkRow, SentenceRow
+from index.stores.base import ChunkRow, Index, SentenceRow
 from index.text.terms import terms as content_terms
 from service.pipeline.fusion import rrf
 from service.schemas import Filters
@@ -41,6 +40,31 @@ class Hit:
     rank: int
     dense: float = 0.0  # cosine of the query and the passage (0 when dense search did not return it)
     sentences: list[SentenceRow] = field(default_factory=list)
+    # what the later stages need, read once here: no answerer goes back to the store for it
+    text: str = ""  # the whole document's cleaned text (spans and citations are offsets into it)
+    title: str = ""
+    date: str | None = None
+    pages: list[int] | None = None  # where each PDF page starts in `text`; None for unpaged formats
+
+    @property
+    def passage(self) -> str:
+        return self.text[self.chunk.start : self.chunk.end]
+
+
+def with_documents(hits: list[Hit], store) -> list[Hit]:
+    """The hits with their documents' text, title, date and pages (one batched read each); a hit
+    whose document was deleted since its search is dropped."""
+    ids = {h.chunk.doc_id for h in hits}
+    docs = store.documents_by_id(ids)
+    texts = store.texts(ids)
+    pages = store.page_starts(ids)
+    out = []
+    for h in hits:
+        d, t = docs.get(h.chunk.doc_id), texts.get(h.chunk.doc_id)
+        if d is not None and t is not None:
+            h.text, h.title, h.date, h.pages = t, d.title, d.date, pages.get(h.chunk.doc_id)
+            out.append(h)
+    return out
 
 
 def feedback_terms(sentences: Iterable[SentenceRow], exclude: set[str], df: Mapping[str, int], n: int,
@@ -81,7 +105,7 @@ class Lexical(NamedTuple):
 
 
 class Retriever:
-    def __init__(self, index: HybridIndex, rrf_k: int = 5, candidates: int = 30, mode: str = "hybrid",
+    def __init__(self, index: Index, rrf_k: int = 5, candidates: int = 30, mode: str = "hybrid",
                  feedback_passages: int = 3, feedback_terms: int = 10, feedback_weight: float = 0.5):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -142,8 +166,9 @@ class Retriever:
                 rankings.append(extra)
                 weights.append(self.feedback_weight)
                 fused = rrf(rankings, k=self.rrf_k, weights=weights)
-        return [Hit(i, rows[i], s, r, dense.get(i, 0.0), sentences.get(i, []))
+        hits = [Hit(i, rows[i], s, r, dense.get(i, 0.0), sentences.get(i, []))
                 for r, (i, s) in enumerate(fused[:top_k]) if i in rows]
+        return with_documents(hits, self.index.store)
 
     def _feedback(self, query: str, top: list[int], sentences: dict[int, list[SentenceRow]], n: int,
                   allowed: np.ndarray | None) -> list[int]:

@@ -228,21 +228,9 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_first
 
 def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     """Fail fast, before loading the model, on a missing or unreadable index."""
-    from index.stores.sqlite.index import DB_NAME
-    from index.stores.sqlite.store import IndexCorrupt, IndexUnavailable, Store
+    from index.stores.factory import precheck
 
-    if ingest_first or settings.store != "embedded":  # a Milvus store is checked when the engine opens it
-        return None
-    db = Path(settings.index_dir) / DB_NAME
-    if not db.exists():
-        return f"no index in {settings.index_dir}; build it with `citeqa ingest` or start with `citeqa serve --ingest`"
-    try:
-        Store(db).close()
-    except (IndexCorrupt, IndexUnavailable) as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - permissions, a directory in the way, ...
-        return f"cannot open the index at {settings.index_dir}: {exc}"
-    return None
+    return None if ingest_first else precheck(settings)
 
 
 def key_warning(settings: Settings, host: str) -> str | None:

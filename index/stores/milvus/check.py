@@ -7,8 +7,10 @@ hundred documents at a time, with server-side counts: no row is read back.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
+from index.stores.errors import IndexUnavailable
 from index.stores.milvus.client import BUCKETS, MilvusConn, in_list
 
 KINDS = (("chunks", "n_chunks"), ("sentences", "n_sentences"), ("texts", "n_parts"))
@@ -65,4 +67,28 @@ def inspect(conn: MilvusConn, repair: bool = False) -> MilvusFindings:
     return found
 
 
-__all__ = ["MilvusFindings", "inspect"]
+
+def main(settings, repair: bool) -> int:
+    """`citeqa check` of a Milvus store (through index/stores/factory.check)."""
+    uri = settings.resolved_milvus_uri()
+    try:
+        conn = MilvusConn.from_settings(settings)
+        found = inspect(conn, repair=repair)
+    except (FileNotFoundError, IndexUnavailable) as exc:
+        print(f"citeqa check: {exc}", file=sys.stderr)
+        return 2
+    for line in found.missing:
+        print(f"problem: {line} (re-ingest the document, or `citeqa ingest --rebuild`)")
+    for kind, n in found.orphans.items():
+        if n:
+            print(("deleted" if repair else "problem:") + f" {n} {kind} rows of versions nobody reads "
+                  "(a writer stopped before its commit, or an old version's delete did not run)")
+    if found.sound or (repair and not found.missing):
+        print(f"ok: the Milvus store at {uri} is sound ({found.documents} documents)")
+        return 0
+    if not repair and not found.missing:
+        print("run `citeqa check --repair` to delete them (no document is touched)")
+    return 1
+
+
+__all__ = ["MilvusFindings", "inspect", "main"]

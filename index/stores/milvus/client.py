@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import wraps
 from pathlib import Path
 
-from index.stores.sqlite.access import IndexUnavailable
+from index.stores.errors import IndexUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -12,31 +12,13 @@ import os
 import sqlite3
 from pathlib import Path
 
+# the backend-neutral errors, re-exported where the SQLite code has always raised them from
+from index.stores.errors import IndexCorrupt, IndexReadOnly, IndexUnavailable, StoreFull, StoreReadOnly  # noqa: F401
+
 SQLITE_READONLY, SQLITE_FULL, SQLITE_CANTOPEN = 8, 13, 14
 # Errors about access, not content: PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, AUTH.
 # Anything else on opening (CORRUPT, NOTADB, "no such table" of a half-built store) is corruption.
 ACCESS_CODES = {3, 5, 6, 7, 8, 10, 13, 14, 23}
-
-
-class IndexCorrupt(RuntimeError):
-    """The index folder cannot be read; the message says what to do."""
-
-
-class StoreFull(OSError):
-    """The disk of the index is full: the write was rolled back, nothing changed."""
-
-
-class StoreReadOnly(OSError):
-    """The store was opened read-only: writes are refused before anything is done."""
-
-
-class IndexUnavailable(RuntimeError):
-    """The index is there but cannot be opened, and is not corrupt (permissions, a read-only disk):
-    the message says what to do, and it is never "rebuild"."""
-
-
-class IndexReadOnly(IndexUnavailable):
-    """Opened for writing (an ingest), but the store is read-only."""
 
 
 def _code(exc: BaseException) -> int:

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from index.stores.sqlite.store import Store
+from index.stores.base import Store
 from index.text.terms import terms
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.citations import Quote, compose
@@ -119,12 +119,11 @@ class ExtractiveAnswerer(Answerer):
             if span:
                 short = span.text
                 break
-        docs = self.store.documents_by_id(s.row.doc_id for s in picked)
-        quotes = [self._quote(s, docs.get(s.row.doc_id)) for s in picked]
+        quotes = [self._quote(s) for s in picked]
         text, citations = compose(quotes)
         return Answer(text, short, False, conf, citations, debug)
 
     @staticmethod
-    def _quote(s: Scored, doc) -> Quote:
-        return Quote(doc_id=s.row.doc_id, title=doc.title if doc else "", date=doc.date if doc else None,
+    def _quote(s: Scored) -> Quote:
+        return Quote(doc_id=s.row.doc_id, title=s.hit.title, date=s.hit.date,
                      chunk_id=s.hit.chunk.chunk_id, start=s.row.start, end=s.row.end, text=s.text, score=s.score)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.stores.sqlite.store import SentenceRow
+from index.stores.base import SentenceRow
 from index.text.terms import terms
 from service.answerers.extractive.answer_types import near, near_all, novel_spans
 from service.answerers.extractive.question_types import (NAME, TYPED, WHAT, WHO, WHY, asks_for_named_entity,
@@ -132,7 +132,7 @@ def analyse_uncached(question: str, qvec: np.ndarray, hits: list[Hit], store) ->
     if not by_key:
         return [], info
     rows = sorted(by_key.values(), key=lambda r: (r.doc_id, r.start))
-    texts = store.texts(h.chunk.doc_id for h in hits)
+    texts = {h.chunk.doc_id: h.text for h in hits}  # the passages carry their document's text
     sims = np.stack([r.vector for r in rows]) @ qvec.reshape(-1)
 
     def coverage(ts: frozenset[str]) -> float:
@@ -140,7 +140,7 @@ def analyse_uncached(question: str, qvec: np.ndarray, hits: list[Hit], store) ->
 
     out: list[Scored] = []
     for i, (r, sem) in enumerate(zip(rows, sims)):
-        doc_text = texts.get(r.doc_id, "")  # "": deleted since retrieval (the engine reads again)
+        doc_text = texts.get(r.doc_id, "")
         text = doc_text[r.start : r.end]
         cov = coverage(r.terms)
         prev = None

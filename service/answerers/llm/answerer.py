@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import numpy as np
 
 from index.text.sentences import split_sentences
-from index.stores.sqlite.store import Store
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.citations import neutralize
 from service.answerers.llm.client import LLMClient
@@ -26,10 +25,9 @@ def _sentences(text: str) -> list[str]:
 class LLMAnswerer(Answerer):
     name = "llm"
 
-    def __init__(self, client: LLMClient, store: Store, encode, floor: float = 0.5, drop_unsupported: bool = False,
+    def __init__(self, client: LLMClient, encode, floor: float = 0.5, drop_unsupported: bool = False,
                  max_sentences: int = 40, reader=None):
-        self.client = client
-        self.store = store
+        self.client = client  # the passages come with their sentences and text: no store
         self.encode = encode  # text -> unit vector (the query encoder's model thread)
         self.floor = floor
         self.drop_unsupported = drop_unsupported
@@ -39,21 +37,16 @@ class LLMAnswerer(Answerer):
     # ---- preprocess ---------------------------------------------------------------------------
     def offered(self, hits: list[Hit]) -> list[dict]:
         """The passages' sentences in retrieval order, numbered from 1, with their exact spans."""
-        chunks = [h.chunk for h in hits]
-        by_chunk = self.store.sentences_of(chunks)
-        texts = self.store.texts(c.doc_id for c in chunks)
-        docs = self.store.documents_by_id(c.doc_id for c in chunks)
         out, seen = [], set()
-        for h in hits:
-            for s in by_chunk.get(h.chunk.id, []):
+        for h in hits:  # each carries its sentences and its document's text (retrieval read them)
+            for s in h.sentences:
                 key = (s.doc_id, s.start)
-                if key in seen or s.doc_id not in docs or s.doc_id not in texts:  # deleted since retrieval
+                if key in seen:
                     continue
                 seen.add(key)
-                d = docs[s.doc_id]
-                out.append({"n": len(out) + 1, "doc_id": s.doc_id, "title": d.title, "date": d.date,
+                out.append({"n": len(out) + 1, "doc_id": s.doc_id, "title": h.title, "date": h.date,
                             "chunk_id": h.chunk.chunk_id, "start": s.start, "end": s.end,
-                            "text": texts[s.doc_id][s.start:s.end], "score": h.score, "vector": s.vector})
+                            "text": h.text[s.start:s.end], "score": h.score, "vector": s.vector})
                 if len(out) >= self.max_sentences:
                     return out
         return out

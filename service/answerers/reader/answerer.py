@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.stores.sqlite.store import SentenceRow, Store
+from index.stores.base import SentenceRow
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.citations import Quote, compose
 from service.answerers.reader.decode import Span, sigmoid
@@ -84,10 +84,8 @@ def holding_sentences(sentences: list[SentenceRow], start: int, end: int) -> lis
 class ReaderAnswerer(Answerer):
     name = "reader"
 
-    def __init__(self, runner: ReaderRunner, store: Store, abstain_threshold: float | None = None,
-                 max_answer_words: int = 60):
-        self.runner = runner
-        self.store = store
+    def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60):
+        self.runner = runner  # passages come with their text (service/pipeline/retrieval.Hit): no store
         fitted = runner.model.calibration.get("open") or {}
         cal = ReaderCalibration.from_dict(fitted)
         if abstain_threshold is not None:
@@ -96,19 +94,15 @@ class ReaderAnswerer(Answerer):
         self.max_answer_words = max_answer_words
         self.near_cosine = float(fitted.get("near_cosine", NEAR_COSINE))
 
-    def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], texts: dict[str, str],
-                 conf: float) -> tuple[Citation | None, str | None]:
+    def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], conf: float) -> tuple[Citation | None, str | None]:
         """The closest retrieved sentence, when it is as close to the question as answer sentences
         nearly always are (`near_cosine`, fitted on held-out training articles), and why it is not an answer."""
         if near is None or near[0] < self.near_cosine:
             return None, None
         cos, i, s = near
-        doc = self.store.documents_by_id([s.doc_id]).get(s.doc_id)
-        text = texts.get(s.doc_id)
-        if doc is None or text is None:
-            return None, None
-        closest = Citation(n=1, doc_id=s.doc_id, title=doc.title, date=doc.date, chunk_id=hits[i].chunk.chunk_id,
-                           quote=text[s.start:s.end], start=s.start, end=s.end, score=round(cos, 4))
+        hit = hits[i]
+        closest = Citation(n=1, doc_id=s.doc_id, title=hit.title, date=hit.date, chunk_id=hit.chunk.chunk_id,
+                           quote=hit.text[s.start:s.end], start=s.start, end=s.end, score=round(cos, 4))
         why = (f"The sentence closest to the question (similarity {cos:.2f}) is shown, but the reader found no "
                f"answer to the question in it (confidence {conf:.0%}, below the {self.threshold:.0%} it answers at).")
         return closest, why
@@ -119,17 +113,15 @@ class ReaderAnswerer(Answerer):
 
     def with_threshold(self, threshold: float) -> "ReaderAnswerer":
         """The same reader (one model, one thread) answering at another threshold (eval)."""
-        return ReaderAnswerer(self.runner, self.store, threshold, self.max_answer_words)
+        return ReaderAnswerer(self.runner, threshold, self.max_answer_words)
 
-    def read(self, question: str, hits: list[Hit], texts: dict[str, str]) -> list[Span]:
-        passages = [texts.get(h.chunk.doc_id, "")[h.chunk.start:h.chunk.end] for h in hits]  # "": deleted meanwhile
-        return self.runner.read(question, passages)
+    def read(self, question: str, hits: list[Hit]) -> list[Span]:
+        return self.runner.read(question, [h.passage for h in hits])
 
     def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:
         if not hits:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
-        texts = self.store.texts(h.chunk.doc_id for h in hits)
-        spans = self.read(question, hits, texts)
+        spans = self.read(question, hits)
         if not spans:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         best = spans[0]
@@ -142,18 +134,17 @@ class ReaderAnswerer(Answerer):
         near = closest_sentence(qvec, hits)
         debug["near"] = near[0] if near else None
         if conf < self.calibration.threshold:
-            closest, why = self._explain(near, hits, texts, conf)
+            closest, why = self._explain(near, hits, conf)
             return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug, closest=closest, why=why)
         hit = hits[best.passage]
-        doc_text = texts.get(hit.chunk.doc_id, "")
+        doc_text = hit.text
         raw = doc_text[hit.chunk.start + best.start:hit.chunk.start + best.end]
         start = hit.chunk.start + best.start + (len(raw) - len(raw.lstrip()))
         end = hit.chunk.start + best.start + len(raw.rstrip())
         short = doc_text[start:end]
         sents = holding_sentences(hit.sentences, start, end) or [
             SentenceRow(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end, np.zeros(0), frozenset())]
-        doc = self.store.documents_by_id([hit.chunk.doc_id]).get(hit.chunk.doc_id)  # None: deleted (the engine reads again)
-        quotes = [Quote(doc_id=hit.chunk.doc_id, title=doc.title if doc else "", date=doc.date if doc else None, chunk_id=hit.chunk.chunk_id,
+        quotes = [Quote(doc_id=hit.chunk.doc_id, title=hit.title, date=hit.date, chunk_id=hit.chunk.chunk_id,
                         start=s.start, end=s.end, text=doc_text[s.start:s.end], score=conf) for s in sents]
         text, citations = compose(_trim(quotes, start, end, self.max_answer_words))
         span = {"n": citations[0].n, "doc_id": hit.chunk.doc_id, "start": start, "end": end}

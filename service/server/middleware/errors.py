@@ -47,7 +47,7 @@ def unexpected(exc: Exception) -> tuple[int, str]:
             return 503, ("the index is damaged (SQLite: " + str(exc) + "); the operator can repair it with "
                          "`citeqa check --repair`, which keeps every readable document")
         return 503, f"the index cannot be read right now (SQLite: {exc})"
-    from index.stores.sqlite.access import IndexUnavailable
+    from index.stores.errors import IndexUnavailable
 
     if isinstance(exc, IndexUnavailable):  # a Milvus store that stopped answering, ...
         return 503, str(exc)

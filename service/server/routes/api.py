@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from service.server.deps import ServiceState, document_input, get_engine, get_state, get_write_lock, require_writer
 from index.text.loading import BadInput
-from index.stores.sqlite.store import StoreFull, StoreReadOnly
+from index.stores.errors import StoreFull, StoreReadOnly
 from service.engine import Engine
 from service.answerers.llm.client import LLMError
 from service.server.streaming import MEDIA_TYPE, ask_events, wants_stream

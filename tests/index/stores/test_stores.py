@@ -205,3 +205,12 @@ def test_a_file_name_with_quotes_is_a_document_like_any_other(tmp_path, embedder
         assert idx.store.documents() == []
     finally:
         idx.close()
+
+
+def test_both_backends_are_the_interfaces_the_service_holds(engines):
+    from index.stores.base import Index, Store
+
+    for backend in BACKENDS:
+        index = engines[backend].index
+        assert isinstance(index, Index), backend
+        assert isinstance(index.store, Store), backend

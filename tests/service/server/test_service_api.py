@@ -85,7 +85,11 @@ def test_ask_anchor_question(client):
     assert c1["n"] == 1 and c1["doc_id"] == ANCHOR_DOC and "December 2023" in c1["quote"]
     assert set(c1) == {"n", "doc_id", "title", "date", "chunk_id", "quote", "start", "end", "score", "page"}
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "title", "date", "text", "start", "end", "score", "page"}
-    assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert set(data["timings_ms"]) == {"retrieve", "answer", "total", "stages"}
+    stages = data["timings_ms"]["stages"]
+    assert set(stages) == {"resolve", "embed", "search", "rerank", "read", "respond"}
+    assert all(v >= 0 for v in stages.values())
+    assert sum(stages.values()) <= data["timings_ms"]["total"] + 1  # the stages partition the ask
     assert 0 <= data["confidence"] <= 1
     check_citations(client, data)
 
