@@ -12,6 +12,9 @@ from index.text.mentions import rewrite_chunks, standalone
 from index.text.sentences import split_sentences
 from index.text.tokens import count_tokens
 
+# a chunk's title counts as much as this share of its sentences' mean (pooled chunk vectors)
+TITLE_WEIGHT = 0.5
+
 
 @dataclass
 class Bundle:
@@ -32,8 +35,34 @@ def embed_text_for(doc: CleanDocument, chunk: Chunk) -> str:
     return f"{doc.title}\n{chunk.text}" if doc.title and not chunk.text.startswith(doc.title) else chunk.text
 
 
+def pooled_chunk_vectors(sent_vecs: np.ndarray, members: list[list[int]], title_vecs: np.ndarray | None = None,
+                         title_of: list[int] | None = None, title_weight: float = TITLE_WEIGHT) -> np.ndarray:
+    """Pure: each chunk's vector as the normalised mean of its sentences' vectors (`members`: rows
+    of sent_vecs per chunk), plus `title_weight` times its document's title vector (what the
+    separate pass gets from the "title\nchunk" text it embeds)."""
+    out = np.zeros((len(members), sent_vecs.shape[1]), dtype=np.float32)
+    for i, rows in enumerate(members):
+        v = sent_vecs[rows].mean(axis=0) if rows else np.zeros(sent_vecs.shape[1], dtype=np.float32)
+        if title_vecs is not None and title_of is not None and title_of[i] >= 0:
+            v = v + title_weight * title_vecs[title_of[i]]
+        out[i] = v
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.clip(norms, 1e-12, None)
+
+
 class Preparer:
-    """Mixin of the indexes: needs `embedder`, `chunk_tokens`, `chunk_overlap`, `late_sentences`."""
+    """Mixin of the indexes: needs `embedder`, `chunk_tokens`, `chunk_overlap`, `late_sentences`,
+    `pooled_chunks`."""
+
+    late_sentences = False
+    pooled_chunks = False
+
+    def sentence_vector_kind(self) -> str:
+        return "late" if self.late_sentences and self.embedder.can_late_chunk and not self.pooled_chunks \
+            else "separate"
+
+    def chunk_vector_kind(self) -> str:
+        return "pooled" if self.pooled_chunks else "separate"
 
     def prepare(self, docs: list[CleanDocument], progress: bool | None = None, encode=None,
                 encode_spans=None) -> list[Bundle]:
@@ -53,7 +82,9 @@ class Preparer:
             pieces.append((doc, chunks, units, alone, match_texts))
             chunk_texts.extend(embed_text_for(doc, ch) for ch in chunks)
             sentence_texts.extend(alone)
-        if self.late_sentences and self.embedder.can_late_chunk:
+        if self.pooled_chunks:
+            chunk_vecs, sent_vecs = self._pooled(pieces, sentence_texts, encode, progress)
+        elif self.late_sentences and self.embedder.can_late_chunk:
             chunk_vecs, sent_vecs = self._late(pieces, chunk_texts, sentence_texts, encode, encode_spans)
         else:
             vecs = (encode or self.embedder.encode)(chunk_texts + sentence_texts, progress=progress)
@@ -65,6 +96,23 @@ class Preparer:
             ci += len(chunks)
             si += len(units)
         return bundles
+
+    def _pooled(self, pieces, sentence_texts: list[str], encode, progress):
+        """Sentence vectors from one pass over the sentences (and each distinct title); chunk vectors
+        pooled from them: the text is read by the model once, not twice (chunks overlap, and every
+        sentence was embedded again on its own)."""
+        titles = list(dict.fromkeys(doc.title for doc, *_ in pieces if doc.title))
+        vecs = (encode or self.embedder.encode)(sentence_texts + titles, progress=progress)
+        sent_vecs, title_vecs = vecs[: len(sentence_texts)], vecs[len(sentence_texts):]
+        members, title_of, base = [], [], 0
+        title_row = {t: i for i, t in enumerate(titles)}
+        for doc, chunks, units, _alone, _match in pieces:
+            row = {u: base + i for i, u in enumerate(units)}
+            for ch in chunks:
+                members.append([row[u] for u in ch.sentences])
+                title_of.append(title_row.get(doc.title, -1) if doc.title else -1)
+            base += len(units)
+        return pooled_chunk_vectors(sent_vecs, members, title_vecs, title_of), sent_vecs
 
     def _late(self, pieces, chunk_texts: list[str], sentence_texts: list[str], encode, encode_spans):
         """Chunk vectors, and sentence vectors pooled from the chunk pass ("late chunking": one
@@ -99,4 +147,4 @@ class Preparer:
         return chunk_vecs, sent_vecs
 
 
-__all__ = ["Bundle", "Preparer", "embed_text_for"]
+__all__ = ["Bundle", "Preparer", "embed_text_for", "pooled_chunk_vectors"]

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # late: 121 chunks/s instead of ~80 on the ingest benchmark, but retrieval hit@1 on the team's set
     # 0.987 -> 0.949 (a sentence read in its chunk matches a question's vector less well): opt-in
     sentence_vectors: Literal["separate", "late"] = "separate"
+    # "pooled": a chunk's vector is the mean of its sentences' vectors (and its title's), so ingest runs
+    # the model once over the text instead of twice (eval/bench/ingest.py); "separate": its own pass
+    chunk_vectors: Literal["separate", "pooled"] = "separate"
 
     # `citeqa ingest` skips larger files with a message (ingest is linear, ~0.5 s/MB before
     # embedding, but embedding a 20 MB file takes about half an hour on 2 cores)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eval.bench import corpus_gen
 from eval.bench.common import Clock, mib, system_load
+from index.stores.factory import open_index
 from index.stores.sqlite.index import HybridIndex
 from index.ingest import ingest
 
@@ -137,6 +138,47 @@ def embed_microbench(embedder, corpus: Path, batch_sizes=(16, 32, 64), n_sent: i
     return out
 
 
+def run_real(embedder, settings, articles: int = 10, work_dir: Path | None = None, source: Path | None = None) -> dict:
+    """The longest real articles of the SQuAD training file (eval/bench/real_corpus.py) into a
+    fresh index with the configured settings, and where the time goes (eval/bench/ingest_stages.py)."""
+    from eval.bench import ingest_stages, real_corpus
+
+    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="citeqa-ingest-real-"))
+    corpus, index_dir = work / "corpus", work / "index"
+    try:
+        load_before = system_load()
+        paths = real_corpus.write(corpus, articles, source or real_corpus.SOURCE)
+        index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
+                           for_writing=True)
+        try:
+            full = _run(index, corpus, _instrument(index))
+            vectors = {"chunk_vectors": index.chunk_vector_kind(), "sentence_vectors": index.sentence_vector_kind()}
+        finally:
+            index.close()
+        stages = ingest_stages.profile(corpus, embedder, settings.chunk_tokens, settings.chunk_overlap_sentences)
+        return {"articles": [p.stem for p in paths], "bytes": sum(p.stat().st_size for p in paths), **vectors,
+                "full": full, "stages": stages, "target_chunks_per_s": TARGET_CHUNKS_PER_S,
+                "target_met": (full.get("chunks_per_s") or 0) >= TARGET_CHUNKS_PER_S,
+                "load_before": load_before, "load_after": system_load()}
+    finally:
+        if not work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report_real(res: dict) -> str:
+    from eval.bench import ingest_stages
+
+    f = res["full"]
+    sp = f["split_s"]
+    return (f"INGEST (real articles: {len(res['articles'])} SQuAD training articles, {res['bytes']} bytes; "
+            f"chunk vectors {res['chunk_vectors']}, sentence vectors {res['sentence_vectors']})\n"
+            f"  {f['chunks_embedded']} chunks, {f['sentences_embedded']} sentences in {f['seconds']} s: "
+            f"{f.get('chunks_per_s')} chunks/s (target >= {res['target_chunks_per_s']:.0f}: "
+            f"{'met' if res['target_met'] else 'NOT met'}); embedding {sp['embedding']} s, SQLite + FTS5 "
+            f"{sp['sqlite_write']} s, FAISS {sp['dense_update']} s, the rest {sp['read_clean_split_chunk']} s\n"
+            + ingest_stages.report(res["stages"], "each stage alone (both model passes, whatever the setting)"))
+
+
 def run(embedder, settings, n_docs: int = 2000, seed: int = 13, change_fraction: float = 0.01,
         work_dir: Path | None = None, keep: bool = False, microbench: bool = True) -> dict:
     own = work_dir is None
@@ -147,16 +189,9 @@ def run(embedder, settings, n_docs: int = 2000, seed: int = 13, change_fraction:
         with Clock() as cg:
             paths = corpus_gen.generate(corpus, n_docs, seed)
         corpus_bytes = sum(p.stat().st_size for p in paths)
-        if settings.store == "milvus":  # CITEQA_STORE=milvus: the same corpus into Milvus
-            from index.stores.factory import open_index
-
-            index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
-                               for_writing=True)
-        else:
-            index = HybridIndex(index_dir, embedder, chunk_tokens=settings.chunk_tokens,
-                                chunk_overlap=settings.chunk_overlap_sentences, faiss_factory=settings.faiss_factory,
-                                ann_threshold=settings.auto_ann_threshold, ef_search=settings.hnsw_ef_search,
-                                late_sentences=settings.sentence_vectors == "late", create=True, for_writing=True)
+        # the configured store (CITEQA_STORE=milvus: the same corpus into Milvus)
+        index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
+                           for_writing=True)
         try:
             timers = _instrument(index)
             full = _run(index, corpus, timers)

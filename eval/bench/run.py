@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="load: an extra environment variable for the server (repeatable), e.g. MALLOC_ARENA_MAX=2")
     p.add_argument("--docs", type=int, default=None, help="ingest: articles to generate (default 2000; quick 200)")
     p.add_argument("--seed", type=int, default=13, help="ingest: corpus seed")
+    p.add_argument("--real-articles", type=int, default=10,
+                   help="ingest: also this many real long articles (SQuAD training file; 0: none)")
     p.add_argument("--sizes", default=None, help="growth: comma-separated vector counts "
                                                  "(default 10000,100000,1000000; quick 10000,100000)")
     p.add_argument("--growth-data", choices=("manifold", "isotropic"), default="manifold",
@@ -94,10 +96,10 @@ class _Context:
     def index_dir(self) -> Path:
         """The configured index, or one built from the seeds in a temporary folder."""
         if self._index_dir is None:
-            from index.stores.sqlite.index import DB_NAME
+            from index.stores.factory import index_exists
 
             d = Path(self.settings.index_dir)
-            if (d / DB_NAME).exists():
+            if index_exists(self.settings.model_copy(update={"store": "embedded"})):
                 self._index_dir = d
             else:
                 from index.stores.sqlite.index import HybridIndex
@@ -157,7 +159,11 @@ def run_ingest(ctx: _Context) -> tuple[dict, str]:
     a = ctx.args
     n = a.docs or (200 if a.quick else 2000)
     res = bench_ingest.run(ctx.embedder, ctx.settings, n_docs=n, seed=a.seed)
-    return res, bench_ingest.report(res)
+    text = bench_ingest.report(res)
+    if a.real_articles:  # real long articles beside the generated ones (issue 26)
+        res["real"] = bench_ingest.run_real(ctx.embedder, ctx.settings, 2 if a.quick else a.real_articles)
+        text += "\n\n" + bench_ingest.report_real(res["real"])
+    return res, text
 
 
 def run_growth(ctx: _Context) -> tuple[dict, str]:

@@ -18,7 +18,7 @@ class IndexMismatch(RuntimeError):
 
 
 def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int,
-                      sentence_vectors: str = "separate") -> dict:
+                      sentence_vectors: str = "separate", chunk_vectors: str = "separate") -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "pipeline_version": PIPELINE_VERSION,
@@ -29,6 +29,7 @@ def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int
         "chunk_tokens": chunk_tokens,
         "chunk_overlap_sentences": overlap,
         "sentence_vectors": sentence_vectors,
+        "chunk_vectors": chunk_vectors,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -37,9 +38,9 @@ def expected_manifest(model_name: str, dim: int, chunk_tokens: int, overlap: int
 _HARD = ("format_version", "embedding_model", "embedding_dim")
 # keys that only matter when new documents would be mixed with old ones
 _PIPELINE = ("pipeline_version", "tokenizer", "sentence_splitter", "chunk_tokens", "chunk_overlap_sentences",
-             "sentence_vectors")
+             "sentence_vectors", "chunk_vectors")
 # what an index written before a key existed was built with
-_DEFAULTS = {"sentence_vectors": "separate"}
+_DEFAULTS = {"sentence_vectors": "separate", "chunk_vectors": "separate"}
 
 
 def check_compatible(found: dict | None, expected: dict, for_writing: bool) -> None:

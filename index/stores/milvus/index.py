@@ -39,14 +39,15 @@ class _DenseInfo:
 class MilvusIndex(Preparer):
     def __init__(self, conn: MilvusConn, embedder: Embedder, refresh_s: float = 1.0, chunk_tokens: int = 160,
                  chunk_overlap: int = 1, for_writing: bool = False, rebuild: bool = False,
-                 late_sentences: bool = False, index_dir: Path | None = None):
+                 late_sentences: bool = False, index_dir: Path | None = None, pooled_chunks: bool = False):
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
         self.late_sentences = late_sentences
+        self.pooled_chunks = pooled_chunks
         self.dir = Path(index_dir) if index_dir else Path(".")
         self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
-                                          "late" if late_sentences and embedder.can_late_chunk else "separate")
+                                          self.sentence_vector_kind(), self.chunk_vector_kind())
         self.store = MilvusStore(conn, refresh_s=refresh_s)
         if not rebuild:
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
@@ -58,7 +59,7 @@ class MilvusIndex(Preparer):
         conn = MilvusConn.from_settings(settings, embedder.dim, create=kw.pop("create", False))
         return cls(conn, embedder, refresh_s=settings.milvus_refresh_s, chunk_tokens=settings.chunk_tokens,
                    chunk_overlap=settings.chunk_overlap_sentences, late_sentences=settings.sentence_vectors == "late",
-                   index_dir=settings.index_dir, **kw)
+                   pooled_chunks=settings.chunk_vectors == "pooled", index_dir=settings.index_dir, **kw)
 
     # ---- writes -----------------------------------------------------------------------------
     def apply(self, bundles: list, removals: list[str], wipe: bool = False) -> None:

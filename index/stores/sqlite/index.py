@@ -40,6 +40,7 @@ class HybridIndex(Preparer):
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
         late_sentences: bool = False,  # settings.sentence_vectors == "late"; ignored where the embedder cannot
+        pooled_chunks: bool = False,  # settings.chunk_vectors == "pooled" (index/preparing.py)
     ):
         self.dir = Path(index_dir)
         self.embedder = embedder
@@ -50,8 +51,9 @@ class HybridIndex(Preparer):
         self.ef_search = ef_search
         self.nprobe = nprobe
         self.late_sentences = late_sentences
+        self.pooled_chunks = pooled_chunks
         self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
-                                          "late" if late_sentences and embedder.can_late_chunk else "separate")
+                                          self.sentence_vector_kind(), self.chunk_vector_kind())
         db = self.dir / DB_NAME
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
@@ -81,6 +83,7 @@ class HybridIndex(Preparer):
             nprobe=settings.ivf_nprobe,
             quick_check_bytes=int(settings.quick_check_mb * 1e6),
             late_sentences=settings.sentence_vectors == "late",
+            pooled_chunks=settings.chunk_vectors == "pooled",
             **kw,
         )
 

@@ -184,3 +184,23 @@ def test_upload_document_maker_sizes_and_strips(tmp_path):
     assert 29_000 <= len(text.encode()) <= 30_000 and "." in text
     bare = bench_upload.make_document(30_000, "nopunct")
     assert "." not in bare and "," not in bare and len(bare) > 25_000
+
+
+def test_ingest_part_on_real_articles_reports_every_stage(embedder, tmp_path):
+    import gzip
+    import json
+
+    paras = [{"context": f"Paragraph {i} of the article says the river floods in spring. It was dammed in 19{i}0."}
+             for i in range(6)]
+    src = tmp_path / "squad.json.gz"
+    with gzip.open(src, "wt", encoding="utf-8") as fh:
+        json.dump({"data": [{"title": "Long_river", "paragraphs": paras},
+                            {"title": "Short", "paragraphs": paras[:1]}]}, fh)
+    res = bench_ingest.run_real(embedder, Settings(), articles=1, work_dir=tmp_path / "w", source=src)
+    assert res["articles"] == ["Long_river"]  # the longest first
+    assert res["full"]["documents_added"] == 1 and res["full"]["chunks_embedded"] >= 1
+    st = res["stages"]
+    assert set(st["seconds"]) == {"read_clean", "split_sentences", "chunk", "mentions", "embed_chunk_pass",
+                                  "embed_sentence_pass"}
+    assert st["sentences"] == 12 and st["word_pieces"]["sentence"] > 12
+    assert "each stage alone" in bench_ingest.report_real(res)

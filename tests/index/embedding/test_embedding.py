@@ -124,3 +124,58 @@ def test_int8_onnx_embedder_is_close_and_marked():
     texts = [LATE_TEXT, "Japan joined the talks later."]
     cos = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
     assert (cos > 0.97).all(), cos
+
+
+# ---- pooled chunk vectors (issue 26: one model pass over the text instead of two) -------------
+def test_pooled_chunk_vectors_are_the_normalised_mean_of_sentences_and_title():
+    from index.preparing import pooled_chunk_vectors
+
+    sents = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    titles = np.array([[0, 0, 1]], dtype=np.float32)
+    out = pooled_chunk_vectors(sents, [[0, 1], [2], []], titles, [0, -1, 0], title_weight=0.5)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
+    expect = np.array([0.5, 0.5, 0.5]) / np.linalg.norm([0.5, 0.5, 0.5])
+    assert np.allclose(out[0], expect)  # mean of two sentences plus half the title
+    assert np.allclose(out[1], [0, 0, 1])  # no title: the sentence itself
+    assert np.allclose(out[2], [0, 0, 1])  # a chunk without sentences keeps its title's direction
+
+
+def test_an_index_with_pooled_chunk_vectors_embeds_each_sentence_once(tmp_path, embedder):
+    from index.ingest import ingest
+    from index.preparing import TITLE_WEIGHT
+    from index.stores.manifest import IndexMismatch
+    from index.stores.sqlite.index import HybridIndex
+    from service.config import REPO_ROOT
+
+    seeds = sorted((REPO_ROOT / "seeds").glob("*.txt"))[:2]
+    calls = []
+    inner = embedder.encode
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def encode(self, texts, progress=None):
+            calls.append(len(texts))
+            return inner(texts, progress=progress)
+
+    idx = HybridIndex(tmp_path / "pooled", Counting(), create=True, for_writing=True, pooled_chunks=True)
+    try:
+        report = ingest(idx, seeds, progress=False)
+        assert idx.store.manifest()["chunk_vectors"] == "pooled"
+        docs = idx.store.documents()
+        # one pass: the sentences and each document's title, no chunk texts
+        assert sum(calls) == report.sentences_embedded + len({d.title for d in docs if d.title})
+        q = embedder.encode(["When will missile warning data be shared?"])[0]
+        found = idx.search_dense(q, 3)  # a question still finds passages by the pooled vectors alone
+        assert len(found) == 3
+        c = idx.store.chunks([found[0][0]])[found[0][0]]
+        sents = idx.store.sentences_of([c])[c.id]
+        title_vec = embedder.encode([idx.store.document(c.doc_id).title])[0]
+        v = np.mean([s.vector for s in sents], axis=0) + TITLE_WEIGHT * title_vec
+        # not 1.0: int8 activations are scaled per batch, and the title here is embedded alone
+        assert float(idx.dense.index.reconstruct(int(c.id)) @ (v / np.linalg.norm(v))) > 0.995
+    finally:
+        idx.close()
+    with pytest.raises(IndexMismatch, match="chunk_vectors"):
+        HybridIndex(tmp_path / "pooled", embedder, for_writing=True)
