@@ -62,7 +62,8 @@ class Engine:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self.encoder = QueryEncoder(embedder, bulk_slice=settings.upload_embed_slice)
+        self.encoder = QueryEncoder(embedder, bulk_slice=settings.upload_embed_slice,
+                                    bulk_share=settings.upload_share)
         self.retriever = Retriever(index, rrf_k=settings.rrf_k, candidates=settings.candidates, mode=mode,
                                    feedback_passages=settings.feedback_passages,
                                    feedback_terms=settings.feedback_terms, feedback_weight=settings.feedback_weight)

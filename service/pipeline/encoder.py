@@ -18,12 +18,15 @@ class QueryEncoder:
     about as much as two single ones, and one thread keeps one set of torch buffers (request
     threads taking turns at the model each grew their own: the load benchmark saw 1.2 GB)."""
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8):
+    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8, bulk_share: float = 0.5):
         self.embedder = embedder
         self.bulk_slice = bulk_slice
+        self.bulk_share = bulk_share
         self._thread = ModelThread(self._encode_questions, max_batch, "citeqa-encoder")
-        # questions being answered now: a bulk slice waits (up to max_yield_s) while any is, so the
-        # reader, on its own thread, has the cores to itself (bench upload: p95 3.6x idle without it)
+        # questions being answered now: while any is, the bulk lane runs at most `bulk_share` of the
+        # time (after a slice, it waits (1 - share) / share times as long, at most max_yield_s), so the
+        # reader keeps most of the cores (p95 3.6x idle when uploads never waited) and an upload still
+        # moves under a steady stream of questions (waiting the full max_yield_s per slice: 92 s for 550 KB)
         self.asks_in_flight = 0
         self._in_flight_lock = threading.Lock()
         self.max_yield_s = 0.25
@@ -58,13 +61,16 @@ class QueryEncoder:
     def _sliced(self, fn, *seqs: list) -> list:
         """fn over `bulk_slice`-long slices of `seqs`, one slice at a time on the model thread; before
         each, wait (here, in the uploading request's thread: the model thread stays free for
-        questions, at most max_yield_s) while questions are being answered."""
-        out = []
+        questions) while questions are being answered: the bulk lane's share of the time, `bulk_share`."""
+        out, last = [], 0.0
         for i in range(0, len(seqs[0]), self.bulk_slice):
-            deadline = time.monotonic() + self.max_yield_s
-            while self.asks_in_flight > 0 and time.monotonic() < deadline:
-                time.sleep(0.002)
+            if last and self.asks_in_flight > 0:
+                deadline = time.monotonic() + min(self.max_yield_s, last * (1 - self.bulk_share) / self.bulk_share)
+                while self.asks_in_flight > 0 and time.monotonic() < deadline:
+                    time.sleep(0.002)
+            t0 = time.monotonic()
             out.append(self._thread.later(lambda parts=[q[i:i + self.bulk_slice] for q in seqs]: fn(*parts)).result())
+            last = time.monotonic() - t0
         return out
 
     def submit(self, text: str) -> Future:
