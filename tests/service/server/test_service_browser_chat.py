@@ -75,3 +75,37 @@ def test_an_llm_answer_streams_and_its_unsupported_claim_is_struck(page, llm_ser
     expect()(card.locator(".claim.unsupported .claim-reason")).to_contain_text("1999")
     expect()(card.locator(".answer-text button.cite").first).to_have_text("[1]")
     assert page.errors == []
+
+
+@pytest.fixture
+def abstaining_server(seed_index_dir, embedder, tmp_path):
+    """The real reader with its threshold at 1: it abstains on every question (issue 23, point 3)."""
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    server = LiveServer(tmp_path / "index", tmp_path, model_name=embedder.model_name,
+                        extra_env={"CITEQA_ABSTAIN_THRESHOLD": "1.0"})
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_abstention_shows_the_closest_sentence_and_why(page, abstaining_server):
+    page.goto(abstaining_server.url + "/")
+    expect()(page.locator("#status")).to_have_attribute("data-state", "ok", timeout=15_000)
+    turn = ask(page, "When did real-time missile-data sharing start?")
+    expect()(turn.locator(".answer-text")).to_contain_text("The articles do not say")
+    why = turn.locator(".abstain-why")
+    expect()(why).to_contain_text("closest to the question")
+    expect()(why).to_contain_text("no answer")
+    closest = turn.locator(".sources.closest li")
+    expect()(closest).to_have_count(1)
+    import httpx
+
+    data = httpx.post(abstaining_server.url + "/api/ask", json={"question": "When did real-time missile-data sharing start?"},
+                      timeout=60).json()
+    assert data["closest"] and "missile" in data["closest"]["quote"]
+    expect()(closest).to_contain_text(data["closest"]["quote"])  # the API's closest sentence, quoted exactly
+    off = ask(page, "What is the population of Mars?")
+    expect()(off.locator(".abstain-why")).to_have_count(0)  # nothing close: no explanation invented
+    assert page.errors == []
