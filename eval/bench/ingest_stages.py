@@ -29,7 +29,8 @@ def profile(corpus: Path, embedder, chunk_tokens: int, overlap: int) -> dict:
 
     chunk_texts: list[str] = []
     sentence_texts: list[str] = []
-    for path in discover([Path(corpus)]):
+    files, _ = discover([Path(corpus)])
+    for path in files:
         doc = timed("read_clean", load_file, path)
         sents = timed("split_sentences", split_sentences, doc.text)
         chunks = timed("chunk", chunk_text, doc.doc_id, doc.text, sents, chunk_tokens, overlap, count_tokens)
