@@ -71,7 +71,7 @@ class Engine:
         self.answerer = answerer or create_answerer(
             embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
-            reader_threads=settings.reader_threads,
+            reader_threads=settings.reader_threads, chunk_vectors=_chunk_vectors(index),
         )
         self.llm = self._llm_answerer(settings, index)
         if settings.answerer == "llm" and self.llm is None:
@@ -376,6 +376,14 @@ class Engine:
         if runner is not None:
             runner.close()
         self.index.close()
+
+
+def _chunk_vectors(index: Index) -> str:
+    """How the opened index's chunk vectors were made (its manifest; an empty index: the setting's)."""
+    manifest = index.store.manifest()
+    if manifest:  # one written before the key existed had separate chunk vectors
+        return manifest.get("chunk_vectors", "separate")
+    return getattr(index, "chunk_vector_kind", lambda: "separate")()
 
 
 def _ms(seconds: float) -> float:

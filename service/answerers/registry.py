@@ -28,7 +28,8 @@ def create(name: str, **kwargs) -> Answerer:
 
         path = kwargs.pop("reader_path", None)  # None: the model shipped beside the reader
         model = ReaderModel(Path(path) if path is not None else SHIPPED_DIR, threads=kwargs.pop("reader_threads", 0))
-        return ReaderAnswerer(ReaderRunner(model), **_only(kwargs, "abstain_threshold", "max_answer_words"))
+        return ReaderAnswerer(ReaderRunner(model), **_only(kwargs, "abstain_threshold", "max_answer_words",
+                                                            "chunk_vectors"))
     if name == "extractive":
         from service.answerers.extractive.answerer import ExtractiveAnswerer
 

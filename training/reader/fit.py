@@ -159,6 +159,11 @@ def near_cosine(rows: list[dict], q: float = 5.0) -> float:
     return round(float(np.percentile(vals, q)), 4) if vals else 0.5
 
 
+def open_key(chunk_vectors: str) -> str:
+    """calibration.json's entry for the open setting over an index with these chunk vectors."""
+    return "open" if chunk_vectors == "separate" else f"open_{chunk_vectors}"
+
+
 def main(argv: list[str] | None = None) -> int:
     from service.answerers.reader.model import CALIBRATION_NAME, SHIPPED_DIR
 
@@ -198,11 +203,16 @@ def main(argv: list[str] | None = None) -> int:
         cal["closed"] = fit(rows, CLOSED_FEATURES, args.max_false_abstain)
         print("closed", json.dumps(cal["closed"], indent=1))
     if args.setting in ("both", "open"):
+        from service.config import Settings
+
+        # the passage cosine is one of the open fit's features, and pooled chunk vectors (CITEQA_CHUNK_VECTORS)
+        # have their own distribution of it: such an index gets a fit of its own, read by the reader answerer
+        key = open_key(Settings().chunk_vectors)
         rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable, args.open_removed,
                          args.seed)
-        cal["open"] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
-        cal["open"]["near_cosine"] = near_cosine(rows)
-        print("open", json.dumps(cal["open"], indent=1))
+        cal[key] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
+        cal[key]["near_cosine"] = near_cosine(rows)
+        print(key, json.dumps(cal[key], indent=1))
         Path(".citeqa").mkdir(exist_ok=True)
         Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
     cal["source"] = ("training/reader/fit.py on held-out SQuAD training articles "

@@ -84,9 +84,13 @@ def holding_sentences(sentences: list[SentenceRow], start: int, end: int) -> lis
 class ReaderAnswerer(Answerer):
     name = "reader"
 
-    def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60):
+    def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60,
+                 chunk_vectors: str = "separate"):
         self.runner = runner  # passages come with their text (service/pipeline/retrieval.Hit): no store
-        fitted = runner.model.calibration.get("open") or {}
+        self.chunk_vectors = chunk_vectors
+        # the index's chunk vectors shape the passage-cosine feature: its own fit when it has one
+        cal = runner.model.calibration
+        fitted = (chunk_vectors != "separate" and cal.get(f"open_{chunk_vectors}")) or cal.get("open") or {}
         cal = ReaderCalibration.from_dict(fitted)
         if abstain_threshold is not None:
             cal = cal.with_threshold(abstain_threshold)
@@ -113,7 +117,7 @@ class ReaderAnswerer(Answerer):
 
     def with_threshold(self, threshold: float) -> "ReaderAnswerer":
         """The same reader (one model, one thread) answering at another threshold (eval)."""
-        return ReaderAnswerer(self.runner, threshold, self.max_answer_words)
+        return ReaderAnswerer(self.runner, threshold, self.max_answer_words, self.chunk_vectors)
 
     def read(self, question: str, hits: list[Hit]) -> list[Span]:
         return self.runner.read(question, [h.passage for h in hits])

@@ -115,3 +115,18 @@ def test_without_a_model_auto_falls_back_to_the_heuristic_answerer(seed_index_di
         assert not engine.ask("When did real-time missile-data sharing start?").abstained
     finally:
         engine.close()
+
+
+def test_an_index_of_pooled_chunk_vectors_gets_its_own_open_fit(seed_engine):
+    """The passage cosine is a calibration feature; pooled chunk vectors (CITEQA_CHUNK_VECTORS=pooled)
+    have their own distribution of it, so such an index reads the fit made over one like it."""
+    runner = seed_engine.answerer.runner
+    cal = runner.model.calibration
+    assert "open_pooled" in cal and cal["open_pooled"]["threshold"] != cal["open"]["threshold"]
+    pooled = ReaderAnswerer(runner, chunk_vectors="pooled")
+    separate = ReaderAnswerer(runner)
+    assert pooled.calibration.threshold == cal["open_pooled"]["threshold"]
+    assert separate.calibration.threshold == cal["open"]["threshold"]
+    assert dict(pooled.calibration.weights)["dense"] == cal["open_pooled"]["weights"]["dense"]
+    assert pooled.with_threshold(0.5).chunk_vectors == "pooled"
+    assert seed_engine.answerer.chunk_vectors == "separate"  # the seed index's manifest
