@@ -60,9 +60,17 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = None
     milvus_db: str = "default"
     milvus_prefix: str = Field("citeqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")  # collection names
-    # the chunk vectors' index: FLAT (exact, what the embedded store does below auto_ann_threshold)
-    # or HNSW (a cluster's choice for millions of chunks; milvus-lite's recall under selective filters is poor)
-    milvus_index: Literal["FLAT", "HNSW"] = "FLAT"
+    # the chunk vectors' index, chosen when the collections are created: IVF_FLAT (probes milvus_nprobe
+    # of milvus_nlist clusters; what milvus-lite builds), FLAT (exact), AUTOINDEX (the server's choice),
+    # HNSW (Milvus standalone or a cluster only; milvus-lite refuses it). README: recall and latency
+    milvus_index: Literal["IVF_FLAT", "FLAT", "AUTOINDEX", "HNSW"] = "IVF_FLAT"
+    milvus_nlist: int = Field(128, ge=1, le=65_536)
+    milvus_nprobe: int = Field(16, ge=1, le=65_536)
+    milvus_hnsw_m: int = Field(16, ge=2, le=2_048)
+    milvus_hnsw_ef_construction: int = Field(200, ge=1, le=10_000)
+    milvus_hnsw_ef: int = Field(64, ge=1, le=32_768)
+    # each call to Milvus gives up after this long: a question gets its 503 while the server is down
+    milvus_timeout_s: float = Field(10.0, gt=0, le=600)
     # rows per insert call (a server's gRPC message limit is 64 MB; 1,000 rows of 384 floats are 1.5 MB)
     milvus_insert_batch: int = Field(1000, ge=1, le=100_000)
     # another replica's write is seen within this many seconds (the store's generation is re-read)

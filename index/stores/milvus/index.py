@@ -51,7 +51,7 @@ class MilvusIndex(Preparer):
         self.store = MilvusStore(conn, refresh_s=refresh_s)
         if not rebuild:
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
-        self.dense = _DenseInfo(f"milvus:{conn.index_type}")
+        self.dense = _DenseInfo(f"milvus:{conn.index_type}")  # what the server built, not the setting
         self._write_lock = threading.Lock()
 
     @classmethod
@@ -97,7 +97,6 @@ class MilvusIndex(Preparer):
         current = self.store.versions(h["doc_id"] for h in hits)
         hits = [h for h in hits if current.get(h["doc_id"]) == int(h["ver"])][:k]
         self.store.remember("chunks", {int(h["id"]): chunk_row(h) for h in hits}, gen)
-        # milvus-lite's BM25 scores are negative (best first all the same); fusion uses ranks only
         return [(int(h["id"]), h["score"]) for h in hits]
 
     def search_dense(self, qvec: np.ndarray, k: int, allowed: MilvusFilter | None = None) -> list[tuple[int, float]]:

@@ -1,6 +1,6 @@
 """The collections citeqa keeps in Milvus, one per kind of row.
 
-documents  one row per document (primary key doc_id), naming the version that counts; written last
+documents  one row per document (primary key: client.key_of(doc_id)), naming the version that counts; written last
            (every row of a document carries `bucket`, a hash of its id: `citeqa check` walks by bucket)
 chunks     chunk spans, their vectors (dense search) and their stemmed words (Milvus' BM25 function)
 sentences  sentence spans, vectors and content terms (the answerer's and the reranker's rows)
@@ -11,18 +11,57 @@ meta       the manifest and the generation (a fresh random value after every wri
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 STR = 65_535
 ID = 1_024
+DENSE_TYPES = ("FLAT", "IVF_FLAT", "AUTOINDEX", "HNSW")
 
 
-def build(client, kind: str, dim: int, index_type: str):
+@dataclass(frozen=True)
+class DenseIndex:
+    """The chunk vectors' index and how it is searched (CITEQA_MILVUS_INDEX and its parameters).
+    FLAT is exact; IVF_FLAT probes `nprobe` of `nlist` clusters; HNSW walks a graph with `ef`
+    candidates (Milvus standalone or cluster: milvus-lite's local mode refuses it); AUTOINDEX is
+    the server's own choice. Chosen when the collection is created: a store keeps the index it has."""
+
+    type: str = "IVF_FLAT"
+    nlist: int = 128
+    nprobe: int = 16
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    hnsw_ef: int = 64
+
+    def __post_init__(self):
+        if self.type not in DENSE_TYPES:
+            raise ValueError(f"unknown Milvus dense index {self.type!r} (one of {', '.join(DENSE_TYPES)})")
+
+    def build_params(self) -> dict:
+        if self.type == "IVF_FLAT":
+            return {"nlist": self.nlist}
+        if self.type == "HNSW":
+            return {"M": self.hnsw_m, "efConstruction": self.hnsw_ef_construction}
+        return {}
+
+    def search_params(self, index_type: str, limit: int) -> dict:
+        """For the index the collection has (`index_type`, read from the server), not the setting."""
+        if index_type == "IVF_FLAT":
+            return {"nprobe": min(self.nprobe, self.nlist)}  # Milvus refuses more probes than clusters
+        if index_type == "HNSW":
+            return {"ef": max(self.hnsw_ef, limit)}  # Milvus refuses ef < limit
+        return {}
+
+
+def build(client, kind: str, dim: int, dense: DenseIndex):
     from pymilvus import DataType, Function, FunctionType
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     params = client.prepare_index_params()
     blank = True
     if kind == "documents":
-        s.add_field("doc_id", DataType.VARCHAR, max_length=ID, is_primary=True)
+        s.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)  # client.key_of(doc_id)
+        s.add_field("doc_id", DataType.VARCHAR, max_length=ID)
+        params.add_index(field_name="doc_id", index_type="INVERTED")
         s.add_field("ver", DataType.INT64)
         s.add_field("bucket", DataType.INT64)  # hash of doc_id: listing by ranges (client.ranged)
         for name in ("title", "author", "source", "pages"):
@@ -46,10 +85,10 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("vec", DataType.FLOAT_VECTOR, dim=dim)
         s.add_function(Function(name="words_bm25", function_type=FunctionType.BM25, input_field_names=["words"],
                                 output_field_names=["sparse"]))
-        _dense(params, index_type)
-        # FTS5's constants (the embedded store's BM25), also a Milvus cluster's defaults; milvus-lite's k1 is 1.5
+        params.add_index(field_name="vec", index_type=dense.type, metric_type="IP", params=dense.build_params())
+        # FTS5's constants (the embedded store's BM25), also Milvus' defaults: both stores rank alike
         params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                         params={"params": {"bm25_k1": 1.2, "bm25_b": 0.75}})
+                         params={"bm25_k1": 1.2, "bm25_b": 0.75})
         params.add_index(field_name="ver", index_type="INVERTED")
         blank = False
     elif kind == "sentences":
@@ -68,7 +107,7 @@ def build(client, kind: str, dim: int, index_type: str):
         s.add_field("text", DataType.VARCHAR, max_length=STR)
         params.add_index(field_name="ver", index_type="INVERTED")
     elif kind == "terms":
-        s.add_field("key", DataType.VARCHAR, max_length=ID, is_primary=True)  # "<writer> <term>"
+        s.add_field("key", DataType.VARCHAR, max_length=64, is_primary=True)  # client.key_of("<writer> <term>")
         s.add_field("term", DataType.VARCHAR, max_length=ID)
         s.add_field("df", DataType.INT64)
         params.add_index(field_name="term", index_type="INVERTED")
@@ -91,13 +130,4 @@ def _version_row(s, DataType) -> None:  # noqa: N803 - pymilvus' enum, imported 
     s.add_field("bucket", DataType.INT64)
 
 
-def _dense(params, index_type: str) -> None:
-    if index_type == "HNSW":
-        # nested "params": milvus-lite drops flat ones without a word
-        params.add_index(field_name="vec", index_type="HNSW", metric_type="IP",
-                         params={"params": {"M": 16, "efConstruction": 200}})
-    else:
-        params.add_index(field_name="vec", index_type="FLAT", metric_type="IP")
-
-
-__all__ = ["build"]
+__all__ = ["DENSE_TYPES", "DenseIndex", "build"]

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.stores.milvus.client import BLANK, TEXT_PART, bucket, in_list, new_version, row_id
+from index.stores.milvus.client import BLANK, TEXT_PART, bucket, in_list, key_of, new_version, row_id
 from index.text.terms import is_content_word, terms as content_terms
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ def write(store, bundles: list, removals: list[str], manifest: dict) -> None:
     conn.upsert("meta", [
         {"key": "generation", "value": str(generation), "_v": BLANK},
         {"key": "manifest", "value": json.dumps({**manifest, "generation": generation, "counts": counts}), "_v": BLANK},
-    ])
-    conn.flush()
+    ])  # no flush: acknowledged rows are durable and seen (Strong) without one, and a cluster rate-limits it
     store.saw(generation)
 
 
@@ -101,7 +100,7 @@ def _current(conn, doc_ids: list[str]) -> dict[str, tuple[int, int]]:
 
 def _document_row(b, ver: int) -> dict:
     d = b.doc
-    return {"doc_id": d.doc_id, "ver": ver, "bucket": bucket(d.doc_id), "title": d.title, "date": d.date or "",
+    return {"key": key_of(d.doc_id), "doc_id": d.doc_id, "ver": ver, "bucket": bucket(d.doc_id), "title": d.title, "date": d.date or "",
             "author": d.author or "", "source": d.source, "sha256": d.sha256,
             "pages": json.dumps(d.page_starts) if d.page_starts else "",
             "ingested_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "n_chunks": len(b.chunks),
@@ -145,7 +144,7 @@ def _uncount(conn, old: tuple[int, int], df: Counter) -> None:
 def _delete_rows(conn, gone: list[str], kept: dict[str, int]) -> None:
     """Delete every row of the `gone` documents, and the rows of the `kept` ones other than their new
     version's (the old version, and any left by a writer killed before its commit): one delete per
-    collection and batch, not per document (milvus-lite: ~30 ms a delete)."""
+    collection and batch, not per document (each delete is a round trip and a scan of the expression)."""
     for i in range(0, len(gone), 256):
         for kind in ("chunks", "sentences", "texts"):
             conn.delete(kind, in_list("doc_id", gone[i : i + 256]))
@@ -170,7 +169,7 @@ def _add_counts(conn, df: Counter) -> None:
         rows = []
         for t, n in changes.items():
             mine[t] = mine.get(t, 0) + n
-            rows.append({"key": f"{WRITER} {t}", "term": t, "df": mine[t], "_v": BLANK})
+            rows.append({"key": key_of(f"{WRITER} {t}"), "term": t, "df": mine[t], "_v": BLANK})
         conn.upsert("terms", rows)
 
 
