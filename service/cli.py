@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _delegated(sub, "check", "check the index (store, vectors, FAISS cache); --repair fixes what it finds",
                "index.check", with_settings=True)
+    _delegated(sub, "milvus-server", "run Milvus' engine (milvus-lite) as a gRPC server for replicas and ingest "
+               "workers, until SIGTERM", "index.stores.milvus.server")
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")
     _delegated(sub, "bench", "run the benchmarks", "eval.bench.run")
     _delegated(sub, "train-reader", "fine-tune the extractive reader on SQuAD (resumable)", "training.reader.train")
