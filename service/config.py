@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     milvus_hnsw_ef_construction: int = Field(200, ge=1, le=10_000)
     milvus_hnsw_ef: int = Field(64, ge=1, le=32_768)
     # each call to Milvus gives up after this long: a question gets its 503 while the server is down
-    milvus_timeout_s: float = Field(10.0, gt=0, le=600)
+    milvus_timeout_s: int = Field(10, ge=1, le=600)
     # rows per insert call (a server's gRPC message limit is 64 MB; 1,000 rows of 384 floats are 1.5 MB)
     milvus_insert_batch: int = Field(1000, ge=1, le=100_000)
     # another replica's write is seen within this many seconds (the store's generation is re-read)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 import threading
@@ -150,9 +151,10 @@ class MilvusConn:
         self.dim = dim
         self.dense = dense or DenseIndex()
         self.index_type = self.dense.type  # what the collection has, read from the server in _open
-        # every call is bounded: pymilvus retries an unreachable server for up to a minute otherwise,
-        # and a question should get its 503 in seconds
-        self.timeout = timeout_s
+        # every call is bounded: pymilvus otherwise retries an unreachable server for minutes, and a
+        # question should get its 503 in seconds. Whole seconds: pymilvus' retry loop ignores a
+        # float timeout (isinstance(timeout, int)) and retries 75 times with back-off instead
+        self.timeout = max(1, math.ceil(timeout_s))
         self.names = {k: f"{prefix}_{k}" for k in KINDS}
         # an embedded engine keeps one process per data file; a server is reached over the network.
         # Both through the same client: only the URI differs.
