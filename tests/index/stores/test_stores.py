@@ -214,3 +214,18 @@ def test_both_backends_are_the_interfaces_the_service_holds(engines):
         index = engines[backend].index
         assert isinstance(index, Index), backend
         assert isinstance(index.store, Store), backend
+
+
+def test_an_index_the_engine_cannot_build_is_refused_clearly(tmp_path):
+    """milvus-lite builds FLAT, IVF_FLAT and AUTOINDEX only: CITEQA_MILVUS_INDEX=HNSW is refused with
+    a message naming the setting, and no collection is left half-made."""
+    from index.stores.milvus.client import IndexTypeRefused, MilvusConn, StoreUnreachable
+    from index.stores.milvus.schema import DenseIndex
+
+    with pytest.raises(IndexTypeRefused, match="CITEQA_MILVUS_INDEX=HNSW"):
+        MilvusConn(str(tmp_path / "m.db"), dense=DenseIndex("HNSW"), create=True)
+    conn = MilvusConn(str(tmp_path / "m.db"), dense=DenseIndex("IVF_FLAT"), create=True)
+    assert conn.index_type == "IVF_FLAT" and len(conn.client.list_collections()) == 6
+    conn.close()
+    with pytest.raises(StoreUnreachable, match="CITEQA_MILVUS_URI"):
+        MilvusConn(str(tmp_path / ("x" * 40 + ".db")), create=True)

@@ -208,6 +208,13 @@ def test_a_writer_killed_mid_write_leaves_no_partial_document(seeded, tmp_path):
     store.close()
 
 
+def test_one_engine_per_data_file(milvus_server):
+    """A second `citeqa milvus-server` on the same data is refused with a message, not a second engine."""
+    proc = subprocess.run([citeqa_bin(), "milvus-server", "--data-dir", str(milvus_server.data), "--port",
+                           str(free_port())], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "another process" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_workers_are_refused_on_the_embedded_store(tmp_path):
     proc = subprocess.run([citeqa_bin(), "ingest", "--workers", "2", "--index-dir", str(tmp_path / "i"),
                            str(REPO_ROOT / "seeds")], cwd=tmp_path, env=server_env(), capture_output=True, text=True,
