@@ -69,7 +69,7 @@ def inspect(index_dir: Path) -> Findings:
     return found
 
 
-def repair(settings, found: Findings) -> list[str]:
+def repair_found(settings, found: Findings) -> list[str]:
     """Fix what `inspect` found; returns what was done."""
     from index.embedding.embedder import Embedder
     from index.stores.sqlite.index import HybridIndex
@@ -118,7 +118,7 @@ def main(settings, repair: bool) -> int:
         print("run `citeqa check --repair` to fix it (documents are kept)")
         return 1
     try:
-        for line in repair(settings, found):
+        for line in repair_found(settings, found):
             print(f"repaired: {line}")
     except (OSError, IndexUnavailable) as exc:
         print(f"citeqa check: the repair failed: {exc}", file=sys.stderr)
