@@ -58,7 +58,9 @@ def test_asks_racing_replaces_and_deletes_of_the_asked_document_never_fail(write
         stop.set()
         t.join(30)
     assert len(writes) >= 6 and all(s in (200, 201, 204, 404) for s in writes), writes
-    assert len(statuses) >= 15
+    # enough asks raced the writes to mean something; since uploads take CITEQA_UPLOAD_SHARE of the time
+    # while questions run (instead of waiting per slice), the writes here slow the asks more: 14 in 10 s seen
+    assert len(statuses) >= 10
     assert [s for s in statuses if s >= 500] == [], statuses
     assert set(statuses) == {200}
     assert stream_errors == []
