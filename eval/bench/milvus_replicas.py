@@ -32,6 +32,15 @@ KEY = "bench-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
+def _seconds_until(url: str, status: int, limit_s: float = 30.0) -> float | None:
+    """How long until GET url answers `status` (polled every 0.1 s), or None after limit_s."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < limit_s:
+        if httpx.get(url, timeout=30).status_code == status:
+            return time.perf_counter() - t
+        time.sleep(0.1)
+    return None
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,19 +107,9 @@ def _see_each_other(a: str, b: str) -> dict:
     doc = {"doc_id": "bench-quillport", "title": "Quillport harbour",
            "text": "The harbour of Quillport shipped 4,200 tonnes of zinc in May 2024."}
     httpx.post(a + "/api/documents", json=doc, headers=AUTH, timeout=120).raise_for_status()
-    t, seen = time.perf_counter(), None
-    while time.perf_counter() - t < 30:
-        if httpx.get(b + "/api/documents/bench-quillport", timeout=30).status_code == 200:
-            seen = time.perf_counter() - t
-            break
-        time.sleep(0.1)
+    seen = _seconds_until(b + "/api/documents/bench-quillport", 200)
     httpx.delete(b + "/api/documents/bench-quillport", headers=AUTH, timeout=60).raise_for_status()
-    t, gone = time.perf_counter(), None
-    while time.perf_counter() - t < 30:
-        if httpx.get(a + "/api/documents/bench-quillport", timeout=30).status_code == 404:
-            gone = time.perf_counter() - t
-            break
-        time.sleep(0.1)
+    gone = _seconds_until(a + "/api/documents/bench-quillport", 404)
     return {"b_sees_a_add_s": None if seen is None else round(seen, 2),
             "a_sees_b_delete_s": None if gone is None else round(gone, 2)}
 

@@ -83,15 +83,21 @@ def seeded(milvus_server, tmp_path_factory):
     return milvus_server.uri
 
 
+def _start_replicas(seeded, tmp_path, servers: list) -> list:
+    """Two `citeqa serve` replicas on the seeded Milvus store, appended to `servers` (which the
+    caller stops) as they start, then waited for."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env=_milvus(seeded)))
+    for s in servers:
+        s.wait_ready()
+    return servers
+
+
 def test_two_replicas_see_each_others_writes(seeded, tmp_path):
     servers = []
     try:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env=_milvus(seeded)))
-        for s in servers:
-            s.wait_ready()
-        a, b = servers
+        a, b = _start_replicas(seeded, tmp_path, servers)
         for s in servers:  # both serve the shared seeds
             r = httpx.post(s.url + "/api/ask", json={"question": ANCHOR_QUESTION}, timeout=60).json()
             assert r["short_answer"] == "December 2023"
@@ -266,12 +272,7 @@ def test_the_engine_killed_and_restarted_under_two_replicas(milvus_server, seede
     through the other) is there after it."""
     servers = []
     try:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            servers.append(LiveServer(tmp_path / name / "index", tmp_path / name, extra_env=_milvus(seeded)))
-        for s in servers:
-            s.wait_ready()
-        a, b = servers
+        a, b = _start_replicas(seeded, tmp_path, servers)
         zinc = {"doc_id": "ferrowick", "title": "Ferrowick mill", "text": "The Ferrowick mill ground 730 tonnes of rye in June 2024."}
         gone = {"doc_id": "brackmoor", "title": "Brackmoor", "text": "Brackmoor's ferry carried 51 carts in 2021."}
         assert httpx.post(a.url + "/api/documents", json=zinc, headers=AUTH, timeout=120).status_code == 201
