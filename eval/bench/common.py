@@ -5,6 +5,8 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -15,6 +17,20 @@ from service.config import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "out"
 QUESTIONS = REPO_ROOT / "eval" / "questions.jsonl"
+
+
+# ---- processes -------------------------------------------------------------------------------
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the benchmarks' and tests' servers bind it next)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def citeqa_bin() -> str:
+    """This environment's `citeqa` program: beside the running interpreter, else on PATH."""
+    exe = Path(sys.executable).with_name("citeqa")
+    return str(exe) if exe.exists() else shutil.which("citeqa") or str(REPO_ROOT / ".venv" / "bin" / "citeqa")
 
 
 # ---- numbers ---------------------------------------------------------------------------------

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 
-from eval.bench.common import DEFAULT_OUT, QUESTIONS, load_questions, machine_info, table
+from eval.bench.common import DEFAULT_OUT, QUESTIONS, free_port, load_questions, machine_info, table
 from service.engine import Engine
 from service.config import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(engine: Engine, questions: list[str], top_k: int = 3) -> dict:
@@ -82,7 +75,7 @@ def main() -> int:
     else:
         from eval.bench.local_llm import LocalLLM
 
-        with LocalLLM(_free_port()) as url:
+        with LocalLLM(free_port()) as url:
             res = go(url)
     res["model"] = args.model
     res["machine"] = machine_info()

@@ -13,7 +13,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from eval.bench.common import mib, ms_stats, ratio, rss_bytes, system_load
+from eval.bench.common import free_port, mib, ms_stats, ratio, rss_bytes, system_load
 
 HOST = "127.0.0.1"
 TARGET_SCALING = 1.6  # throughput at 8 clients / at 1 client
@@ -29,12 +28,6 @@ TARGET_SCALING = 1.6  # throughput at 8 clients / at 1 client
 
 class ServerError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def server_command(index_dir: Path, port: int) -> list[str]:

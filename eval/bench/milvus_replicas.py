@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from eval import squad, squad_metrics as sm
-from eval.bench.common import DEFAULT_OUT, machine_info, ms_stats
+from eval.bench.common import DEFAULT_OUT, citeqa_bin, free_port, machine_info, ms_stats
 from eval.bench.real_corpus import SOURCE, _load
 
 KEY = "bench-key-0123456789"
@@ -40,16 +38,6 @@ def _seconds_until(url: str, status: int, limit_s: float = 30.0) -> float | None
             return time.perf_counter() - t
         time.sleep(0.1)
     return None
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _citeqa() -> str:
-    exe = Path(sys.executable).with_name("citeqa")
-    return str(exe) if exe.exists() else "citeqa"
 
 
 def _env(**extra) -> dict:
@@ -74,7 +62,7 @@ def _wait(url: str, proc: subprocess.Popen, log: Path, timeout: float = 300) -> 
 
 def _ingest(corpus: Path, workdir: Path, workers: int, env: dict) -> dict:
     t = time.perf_counter()
-    proc = subprocess.run([_citeqa(), "ingest", "--workers", str(workers), str(corpus)], cwd=workdir, env=env,
+    proc = subprocess.run([citeqa_bin(), "ingest", "--workers", str(workers), str(corpus)], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
@@ -83,10 +71,10 @@ def _ingest(corpus: Path, workdir: Path, workers: int, env: dict) -> dict:
 
 
 def _serve(name: str, tmp: Path, env: dict, procs: list) -> str:
-    port = _port()
+    port = free_port()
     (tmp / name).mkdir(exist_ok=True)
     log = tmp / name / "serve.log"
-    proc = subprocess.Popen([_citeqa(), "serve", "--index-dir", str(tmp / "embedded-index"), "--host", "127.0.0.1",
+    proc = subprocess.Popen([citeqa_bin(), "serve", "--index-dir", str(tmp / "embedded-index"), "--host", "127.0.0.1",
                              "--port", str(port)], cwd=tmp / name, env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT)
     procs.append(proc)
@@ -122,8 +110,8 @@ def run(articles: int, n_questions: int, tmp: Path) -> dict:
     procs: list[subprocess.Popen] = []
     out: dict = {"articles": len(data), "questions": len(qs)}
     try:
-        port = _port()
-        server = subprocess.Popen([_citeqa(), "milvus-server", "--data-dir", str(tmp / "milvus"), "--port", str(port)],
+        port = free_port()
+        server = subprocess.Popen([citeqa_bin(), "milvus-server", "--data-dir", str(tmp / "milvus"), "--port", str(port)],
                                   stdout=subprocess.PIPE, text=True)
         procs.append(server)
         assert "listening" in server.stdout.readline()

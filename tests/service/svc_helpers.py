@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from eval.bench.common import citeqa_bin, free_port  # noqa: F401  (the tests import them from here)
 from service.config import REPO_ROOT
 
 API_KEY = "test-key-0123456789"
@@ -48,17 +46,6 @@ def keyed(settings):
 
 
 # ---- a live server -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def citeqa_bin() -> str:
-    exe = Path(sys.executable).with_name("citeqa")
-    return str(exe) if exe.exists() else shutil.which("citeqa") or str(REPO_ROOT / ".venv" / "bin" / "citeqa")
-
-
 def server_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
