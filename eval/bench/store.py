@@ -68,7 +68,10 @@ def _sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
     return out
 
 
-def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes: list[int] = ()) -> dict:
+def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes: list[int] = (),
+        bundles: list | None = None) -> tuple[dict, list]:
+    """One backend at one size: its figures, and the write bundles (store-independent: the next
+    backend at this size reuses them instead of chunking and splitting the corpus again)."""
     from index.stores.factory import open_index
     from service.config import Settings
 
@@ -78,7 +81,7 @@ def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes:
         rss0 = rss_bytes()
         idx = open_index(settings, enc, create=True, for_writing=True)
         try:
-            bundles = idx.prepare(docs, progress=False)
+            bundles = bundles or idx.prepare(docs, progress=False)
             n_chunks = sum(len(b.chunks) for b in bundles)
             n_sents = sum(len(b.sentences) for b in bundles)
             t0 = time.perf_counter()
@@ -111,7 +114,7 @@ def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes:
             "write_s": round(write_s, 2), "rows_per_s": round(rows / write_s), "disk_mib": mib(disk),
             "disk_bytes_per_row": round(disk / rows), "rss_growth_mib": mib(rss - rss0) if rss and rss0 else None,
             "dense_top30": ms_stats(dense), "bm25_top30": ms_stats(bm25), "sentences_of_5_docs": ms_stats(sents),
-            "dense_sweep": sweep}
+            "dense_sweep": sweep}, bundles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.docs.split(",")):
             paths = corpus_gen.generate(Path(tmp) / f"c{n}", n)
-            docs = [load_file(pth) for pth in paths]
+            docs, bundles = [load_file(pth) for pth in paths], None
             for backend in args.backends.split(","):
-                r = one(backend, docs, args.queries, questions, [int(x) for x in args.nprobe.split(",") if x])
+                r, bundles = one(backend, docs, args.queries, questions, [int(x) for x in args.nprobe.split(",") if x],
+                                 bundles)
                 results.append(r)
                 print(json.dumps(r), flush=True)
                 rows.append([backend, r["chunks"], r["sentences"], r["rows_per_s"], r["disk_bytes_per_row"],
