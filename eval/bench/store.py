@@ -3,10 +3,11 @@ is measured): write rate, disk and memory per row, and the per-question reads (d
 BM25 top-30, the sentences of 5 documents, read cold) at a few corpus sizes.
 
     python -m eval.bench.store [--docs 1000,4000,40000] [--backends embedded,milvus] [--queries 200]
-                               [--nprobe 4,16,64]
+                               [--nprobe 4,16,64] [--vectors random|clustered] [--seal]
 
 The Milvus store runs on Milvus' own engine (milvus-lite 2.5.1, embedded). For it, the dense search
-is also swept over IVF_FLAT's nprobe (--nprobe): recall@30 against exact inner product, and latency.
+is also swept over IVF_FLAT's nprobe (--nprobe): recall@30 against exact inner product, and latency, on the
+growing segments as written and (--seal) after a flush has sealed them and the index is built.
 The figures feed README and docs/scale.md.
 """
 from __future__ import annotations
@@ -37,11 +38,30 @@ class RandomEncoder:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+class ClusteredEncoder(RandomEncoder):
+    """Unit vectors around `k` random centres (cosine ~0.7 to their centre, as a text embedding is
+    to its topic's mean): random vectors have no clusters, the worst case for an IVF index."""
+
+    def __init__(self, seed: int = 0, k: int = 1000, spread: float = 1.0):
+        super().__init__(seed)
+        c = self.rng.standard_normal((k, self.dim)).astype(np.float32)
+        self.centres = c / np.linalg.norm(c, axis=1, keepdims=True)
+        self.noise = spread / np.sqrt(self.dim)
+
+    def encode(self, texts, progress=None):
+        pick = self.rng.integers(0, len(self.centres), len(texts))
+        v = self.centres[pick] + self.noise * self.rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+ENCODERS = {"random": RandomEncoder, "clustered": ClusteredEncoder}
+
+
 def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
+def _sweep(idx, bundles, enc, n_queries: int, nprobes: list[int], stage: str) -> list[dict]:
     """Milvus' dense search at each nprobe: recall@30 against exact search over the same vectors."""
     from dataclasses import replace
 
@@ -62,14 +82,30 @@ def _sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
             got = idx.search_dense(q, 30)
             times.append(time.perf_counter() - t)
             recall.append(len(want & {i for i, _ in got}) / 30)
-        out.append({"index": conn.index_type, "nlist": base.nlist, "nprobe": n, "recall_at_30": round(float(np.mean(recall)), 3),
+        out.append({"segments": stage, "index": conn.index_type, "nlist": base.nlist, "nprobe": n, "recall_at_30": round(float(np.mean(recall)), 3),
                     **{k: v for k, v in ms_stats(times).items() if k in ("p50_ms", "p95_ms")}})
     conn.dense = base
     return out
 
 
+def _sealed_sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
+    """The same sweep after a flush has sealed the segments and the engine has built the configured
+    index on them (what a server does on its own as segments fill), instead of its interim index."""
+    conn = idx.store.conn
+    t = time.perf_counter()
+    conn.flush()
+    name = conn.names["chunks"]
+    while time.perf_counter() - t < 600:  # milvus-lite reports no row counts, only the state
+        info = conn.client.describe_index(name, "vec") or {}
+        if int(info.get("pending_index_rows", 0) or 0) == 0 and info.get("state", "Finished") == "Finished":
+            break
+        time.sleep(2)
+    sealed_s = round(time.perf_counter() - t, 1)
+    return [{**r, "flush_and_index_s": sealed_s} for r in _sweep(idx, bundles, enc, n_queries, nprobes, "sealed")]
+
+
 def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes: list[int] = (),
-        bundles: list | None = None) -> tuple[dict, list]:
+        bundles: list | None = None, vectors: str = "random", seal: bool = False) -> tuple[dict, list]:
     """One backend at one size: its figures, and the write bundles (store-independent: the next
     backend at this size reuses them instead of chunking and splitting the corpus again)."""
     from index.stores.factory import open_index
@@ -77,7 +113,7 @@ def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index_dir=Path(tmp) / "index", store=backend)
-        enc = RandomEncoder()
+        enc = ENCODERS[vectors]()
         rss0 = rss_bytes()
         idx = open_index(settings, enc, create=True, for_writing=True)
         try:
@@ -106,11 +142,15 @@ def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes:
                 sents.append(time.perf_counter() - t)
             rss = rss_bytes()
             disk = _dir_bytes(Path(tmp))
-            sweep = _sweep(idx, bundles, enc, min(n_queries, 100), nprobes) if backend == "milvus" and nprobes else []
+            sweep = []
+            if backend == "milvus" and nprobes:
+                sweep = _sweep(idx, bundles, enc, min(n_queries, 100), nprobes, "growing")
+                if seal:
+                    sweep += _sealed_sweep(idx, bundles, enc, min(n_queries, 100), nprobes)
         finally:
             idx.close()
     rows = n_chunks + n_sents
-    return {"backend": backend, "documents": len(docs), "chunks": n_chunks, "sentences": n_sents,
+    return {"backend": backend, "vectors": vectors, "documents": len(docs), "chunks": n_chunks, "sentences": n_sents,
             "write_s": round(write_s, 2), "rows_per_s": round(rows / write_s), "disk_mib": mib(disk),
             "disk_bytes_per_row": round(disk / rows), "rss_growth_mib": mib(rss - rss0) if rss and rss0 else None,
             "dense_top30": ms_stats(dense), "bm25_top30": ms_stats(bm25), "sentences_of_5_docs": ms_stats(sents),
@@ -125,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", default="embedded,milvus")
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--nprobe", default="4,16,64", help="Milvus IVF_FLAT nprobe values swept (empty: none)")
+    p.add_argument("--vectors", choices=sorted(ENCODERS), default="random",
+                   help="random unit vectors (no clusters: IVF's worst case) or clustered ones, as embeddings are")
+    p.add_argument("--seal", action="store_true", help="also sweep after a flush has sealed and indexed the segments")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     questions = load_questions()
@@ -135,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             docs, bundles = [load_file(pth) for pth in paths], None
             for backend in args.backends.split(","):
                 r, bundles = one(backend, docs, args.queries, questions, [int(x) for x in args.nprobe.split(",") if x],
-                                 bundles)
+                                 bundles, args.vectors, args.seal)
                 results.append(r)
                 print(json.dumps(r), flush=True)
                 rows.append([backend, r["chunks"], r["sentences"], r["rows_per_s"], r["disk_bytes_per_row"],
@@ -143,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                              r["bm25_top30"]["p50_ms"], r["bm25_top30"]["p95_ms"], r["sentences_of_5_docs"]["p50_ms"],
                              r["sentences_of_5_docs"]["p95_ms"]])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "store.json").write_text(json.dumps({"results": results, "machine": machine_info()}, indent=2))
+    (args.out / f"store-{args.vectors}.json").write_text(json.dumps({"results": results, "machine": machine_info()}, indent=2))
     print(table(["store", "chunks", "sentences", "rows/s", "disk B/row", "RSS +MiB", "dense p50", "dense p95",
                  "bm25 p50", "bm25 p95", "sents p50", "sents p95"], rows, "STORE BACKENDS (random vectors, no model)"))
     return 0

@@ -11,6 +11,7 @@ front so the linear learning-rate schedule ends where the run ends).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -52,8 +53,9 @@ def encode(tokenizer, examples: list[reader_data.Example], max_length: int, stri
             if offsets[ctx[0]][0] <= a0 and offsets[ctx[-1]][1] >= a1:
                 start = next(k for k in ctx if offsets[k][1] > a0)
                 end = next(k for k in reversed(ctx) if offsets[k][0] < a1)
-        feats.append({"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
-                      "start": start, "end": end})
+        # MPNet/RoBERTa tokenizers give no token types: zeros, which such models are not fed anyway
+        types = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(enc["input_ids"][i])
+        feats.append({"input_ids": enc["input_ids"][i], "token_type_ids": types, "start": start, "end": end})
     return feats
 
 
@@ -163,7 +165,7 @@ def train(args) -> Path:
         torch.set_num_threads(args.threads)
     data_path = prepare(args, out)
     ckpt = out / "checkpoint"
-    src = ckpt if (ckpt / "trainer.pt").exists() else Path(args.init) if args.init else base_model_path()
+    src = ckpt if (ckpt / "trainer.pt").exists() else Path(args.init) if args.init else base_model_path(args.base)
     tokenizer = AutoTokenizer.from_pretrained(src)
     # Dropout on the attention probabilities (B x heads x L x L) took 60 % of a CPU step at 245 tokens
     # and makes the cost grow with L squared; hidden-state dropout stays.
@@ -174,6 +176,11 @@ def train(args) -> Path:
     if args.freeze_embeddings:
         for p in model.base_model.embeddings.parameters():
             p.requires_grad = False
+    # the lower layers of a 12-layer base kept as they are: their backward pass is a third of a CPU step
+    for layer in model.base_model.encoder.layer[:args.freeze_layers]:
+        for p in layer.parameters():
+            p.requires_grad = False
+    takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
     examples = reader_data.load(data_path)
     t0 = time.time()
     feats = encode(tokenizer, examples, args.max_length, args.stride)
@@ -206,7 +213,8 @@ def train(args) -> Path:
     bar = tqdm(total=total_steps, initial=step, desc="train-reader", unit="step")
     started = time.time()
     while step < total_steps:
-        batch = {k: v.to(device) for k, v in collate(feats, flat[step], pad).items()}
+        batch = {k: v.to(device) for k, v in collate(feats, flat[step], pad).items()
+                 if k != "token_type_ids" or takes_types}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             loss = model(**batch).loss
         loss.backward()
@@ -246,6 +254,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=".citeqa/reader-train", help="checkpoints, prepared data and log")
     p.add_argument("--seed", type=int, default=13, help="sampling of examples, batch order, weights")
     p.add_argument("--split-seed", type=int, default=SPLIT_SEED, help="which training articles are held out")
+    p.add_argument("--base", default="minilm", help="the model a first round starts from: minilm "
+                   "(all-MiniLM-L6-v2), mpnet (all-mpnet-base-v2, 12 layers; its PyPI parts installed) or a folder")
     p.add_argument("--init", default="", help="start from this reader (a previous run's final/) "
                    "instead of the base MiniLM: a second round on new examples")
     p.add_argument("--heldout-articles", type=int, default=HELDOUT_ARTICLES,
@@ -284,6 +294,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                    help="bfloat16 autocast (fast on CPUs with AVX512-BF16/AMX and on GPUs)")
     p.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--freeze-layers", type=int, default=0, help="keep the lowest N encoder layers as they are")
     p.add_argument("--attention-dropout", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (a GPU if torch sees one), cpu, cuda, cuda:N")
