@@ -77,3 +77,38 @@ def test_the_shipped_model_recovers_into_a_checkpoint_that_reads_alike(tmp_path)
     # unrelated question keeps its no-answer preference in both
     off = "What is the boiling point of mercury?"
     assert shipped.run(off, [passage])[0].margin < 0 and recovered.run(off, [passage])[0].margin < 0
+
+
+def test_a_base_without_token_types_trains_exports_and_reads(tmp_path, normandy_article):
+    """MPNet (`--base mpnet`, 12 layers) has no token types: its tokenizer gives none and its forward
+    takes none. A tiny MPNet with such a tokenizer goes through train-reader, the int8 export and
+    the service's reader, on both backends."""
+    from transformers import AutoTokenizer, MPNetConfig, MPNetForQuestionAnswering
+
+    from training.reader.base_model import base_model_path
+    from training.reader.export import export
+
+    base = tmp_path / "tiny-mpnet"
+    tok = AutoTokenizer.from_pretrained(str(base_model_path()))
+    tok.save_pretrained(base)
+    conf = json.loads((base / "tokenizer_config.json").read_text())
+    conf["model_input_names"] = ["input_ids", "attention_mask"]  # as MPNet's own tokenizer says
+    (base / "tokenizer_config.json").write_text(json.dumps(conf))
+    cfg = MPNetConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, pad_token_id=tok.pad_token_id)
+    MPNetForQuestionAnswering(cfg).save_pretrained(base)
+    assert "token_type_ids" not in AutoTokenizer.from_pretrained(str(base))("q", "p")
+    out = tmp_path / "run"
+    args = ["--train", str(_squad_file(tmp_path, normandy_article)), "--out", str(out), "--heldout-articles", "1",
+            "--base", str(base), "--answerable", "4", "--other-paragraph", "1", "--answer-removed", "1",
+            "--swapped", "1", "--batch-size", "2", "--max-length", "64", "--stride", "16", "--device", "cpu",
+            "--threads", "1", "--freeze-layers", "1"]
+    assert train_reader.main(args) == 0 and _events(out)[-1] == "done"
+    passage = "They settled in 911. Rollo was their first ruler."
+    torch_spans = ReaderModel(out / "final").run("Who was the first ruler?", [passage])
+    onnx_model = ReaderModel(export(out / "final", tmp_path / "onnx", int8=False))
+    assert onnx_model.backend == "onnx" and onnx_model._inputs == {"input_ids", "attention_mask"}
+    onnx_spans = onnx_model.run("Who was the first ruler?", [passage])
+    assert torch_spans and onnx_spans  # the same weights read the same span on both backends
+    assert (torch_spans[0].start, torch_spans[0].end) == (onnx_spans[0].start, onnx_spans[0].end)
+    assert abs(torch_spans[0].margin - onnx_spans[0].margin) < 1e-3

@@ -7,6 +7,7 @@ model.fp32.onnx only with --keep-fp32 (the shipped folder holds one model).
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import tempfile
@@ -23,24 +24,29 @@ def export_onnx(checkpoint: Path, path: Path) -> None:
     model = AutoModelForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
     tok = AutoTokenizer.from_pretrained(str(checkpoint))
 
+    # BERT-style models take token types; MPNet and RoBERTa have none (the graph then has no such input,
+    # and service/answerers/reader/model.py feeds only the inputs a graph has)
+    types = "token_type_ids" in inspect.signature(model.forward).parameters
+
     class Wrapped(torch.nn.Module):
         def __init__(self, m):
             super().__init__()
             self.m = m
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        def forward(self, input_ids, attention_mask, *token_type_ids):
+            kw = {"token_type_ids": token_type_ids[0]} if token_type_ids else {}
+            out = self.m(input_ids=input_ids, attention_mask=attention_mask, **kw)
             return out.start_logits, out.end_logits
 
     sample = tok(["a question?", "another one"], ["a passage of text.", "two"], padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if types else [])
     axes = {0: "batch", 1: "tokens"}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Wrapped(model), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-                          str(path), input_names=["input_ids", "attention_mask", "token_type_ids"],
+        torch.onnx.export(Wrapped(model), tuple(sample[n] for n in names),
+                          str(path), input_names=names,
                           output_names=["start_logits", "end_logits"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "start_logits": axes, "end_logits": axes})
+                          dynamic_axes={**{n: axes for n in names}, "start_logits": axes, "end_logits": axes})
 
 
 def quantize(src: Path, dst: Path) -> None:

@@ -7,6 +7,7 @@ Loaded once; the service calls it from one model thread (service/answerers/reade
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class ReaderModel:
             if threads:
                 torch.set_num_threads(threads)
             self._torch = AutoModelForQuestionAnswering.from_pretrained(str(self.model_dir)).eval()
+            self._takes_types = "token_type_ids" in inspect.signature(self._torch.forward).parameters
             self._session = None
             self.backend = "torch"
         else:
@@ -98,7 +100,8 @@ class ReaderModel:
             row = enc["input_ids"][k]
             ids[k, :len(row)] = row
             mask[k, :len(row)] = 1
-            types[k, :len(row)] = enc["token_type_ids"][k]
+            if "token_type_ids" in enc:  # MPNet/RoBERTa tokenizers have none (zeros, not fed to such models)
+                types[k, :len(row)] = enc["token_type_ids"][k]
             seq = enc.sequence_ids(k)
             context.append(np.array([s == 1 for s in seq] + [False] * (width - len(row))))
             offsets.append(np.array(list(enc["offset_mapping"][k]) + [(0, 0)] * (width - len(row))))
@@ -114,10 +117,10 @@ class ReaderModel:
             return start, end
         import torch
 
+        kw = {"token_type_ids": torch.from_numpy(feats.token_type_ids)} if self._takes_types else {}
         with torch.inference_mode():
             out = self._torch(input_ids=torch.from_numpy(feats.input_ids),
-                              attention_mask=torch.from_numpy(feats.attention_mask),
-                              token_type_ids=torch.from_numpy(feats.token_type_ids))
+                              attention_mask=torch.from_numpy(feats.attention_mask), **kw)
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
     def postprocess(self, feats: Features, start: np.ndarray, end: np.ndarray) -> list[Span]:
