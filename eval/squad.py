@@ -104,7 +104,7 @@ def run_open(articles: list[dict], qs: list[dict], *, top_k: int = 5, workdir: P
                 resp, answer = engine.answer(q["question"], top_k=top_k)
                 ms = (time.perf_counter() - t0) * 1000
                 row = sm.open_row(q, resp.model_dump(), ms, top_k)
-                row.update({k: answer.debug.get(k) for k in ("margin", "score", "null", "dense", "near")})
+                row.update({k: answer.debug.get(k) for k in ("margin", "score", "null", "dense", "near", "margin1")})
                 row["answer"] = resp.answer
                 row["question"] = q["question"]
                 row["golds"] = q["answers"]

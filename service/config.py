@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     llm_support_floor: float = Field(0.5, ge=-1.0, le=1.0)
     reader_path: Path | None = None  # None: the model shipped in service/answerers/reader/model
     reader_threads: int = Field(0, ge=0, le=256)  # ONNX Runtime threads of the reader; 0: all cores
+    # an optional second-stage reader (e.g. a 12-layer one, `citeqa train-reader --base mpnet`) that
+    # re-reads the first stage's best passages; its folder's calibration.json holds the two-stage fit
+    reader_second_path: Path | None = None
+    reader_second_passages: int = Field(2, ge=1, le=20)
     # None: the calibrated threshold (the reader's calibration.json, fitted on held-out SQuAD
     # training articles; for the extractive answerer service/answerers/extractive/calibration.json)
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)

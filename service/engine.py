@@ -72,6 +72,7 @@ class Engine:
             embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
             reader_threads=settings.reader_threads, chunk_vectors=_chunk_vectors(index),
+            reader_second_path=settings.reader_second_path, reader_second_passages=settings.reader_second_passages,
         )
         self.llm = self._llm_answerer(settings, index)
         if settings.answerer == "llm" and self.llm is None:
@@ -372,9 +373,10 @@ class Engine:
         if self.llm is not None:
             self.llm.client.close()
         self.encoder.close()
-        runner = getattr(self.answerer, "runner", None)
-        if runner is not None:
-            runner.close()
+        for name in ("runner", "second"):
+            runner = getattr(self.answerer, name, None)
+            if runner is not None:
+                runner.close()
         self.index.close()
 
 

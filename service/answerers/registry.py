@@ -27,9 +27,14 @@ def create(name: str, **kwargs) -> Answerer:
         from service.answerers.reader.runner import ReaderRunner
 
         path = kwargs.pop("reader_path", None)  # None: the model shipped beside the reader
-        model = ReaderModel(Path(path) if path is not None else SHIPPED_DIR, threads=kwargs.pop("reader_threads", 0))
-        return ReaderAnswerer(ReaderRunner(model), **_only(kwargs, "abstain_threshold", "max_answer_words",
-                                                            "chunk_vectors"))
+        threads = kwargs.pop("reader_threads", 0)
+        model = ReaderModel(Path(path) if path is not None else SHIPPED_DIR, threads=threads)
+        second_path = kwargs.pop("reader_second_path", None)
+        second = ReaderRunner(ReaderModel(Path(second_path), threads=threads), name="citeqa-reader-2") \
+            if second_path is not None else None
+        return ReaderAnswerer(ReaderRunner(model), second=second,
+                              **_only(kwargs, "abstain_threshold", "max_answer_words", "chunk_vectors",
+                                      "reader_second_passages"))
     if name == "extractive":
         from service.answerers.extractive.answerer import ExtractiveAnswerer
 

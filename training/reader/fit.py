@@ -29,6 +29,7 @@ from training.reader import data as reader_data
 from training.logistic import choose, fit_logistic, predict
 from training.reader.train import DEFAULT_SQUAD2, DEFAULT_TRAIN, SPLIT_SEED, SQUAD2_HELDOUT
 from index.stores.manifest import write_json_atomic
+from service.answerers.reader.answerer import SECOND_KEY
 
 
 CLOSED_FEATURES = ["margin", "score", "null"]
@@ -139,10 +140,13 @@ def open_articles(held: list[dict], n: int) -> list[dict]:
     return official + others[:max(0, n - len(official))]
 
 
-def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_removed: int, seed: int) -> list[dict]:
-    """Open setting over a corpus of the articles, some answer sentences taken out of it."""
+def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_removed: int, seed: int,
+              first: Path | None = None) -> list[dict]:
+    """Open setting over a corpus of the articles, some answer sentences taken out of it; with
+    `first`, model_dir is a second stage re-reading that reader's best passages."""
     corpus, ask = open_set(articles, n_answerable, n_removed, seed)
-    rows = squad.run_open(corpus, ask, reader_path=model_dir, abstain_threshold=0.0, answerer="reader")
+    stages = {"reader_path": first, "reader_second_path": model_dir} if first else {"reader_path": model_dir}
+    rows = squad.run_open(corpus, ask, abstain_threshold=0.0, answerer="reader", **stages)
     for r, q in zip(rows, ask):
         r["right"] = bool(r["contains"])
         r["kind"] = q["kind"]
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-false-abstain", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--setting", choices=["both", "closed", "open"], default="both")
+    p.add_argument("--first", default="", help="fit --model as a second stage after this first-stage reader "
+                   "(its open fit, with the first stage's margin as a feature, goes under 'open_second')")
     args = p.parse_args(argv)
     titles = set(json.loads(Path(args.heldout).read_text()))
     held = [a for a in reader_data.load_squad(args.train) if a["title"] in titles]
@@ -207,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
 
         # the passage cosine is one of the open fit's features, and pooled chunk vectors (CITEQA_CHUNK_VECTORS)
         # have their own distribution of it: such an index gets a fit of its own, read by the reader answerer
-        key = open_key(Settings().chunk_vectors)
+        key = SECOND_KEY if args.first else open_key(Settings().chunk_vectors)
         rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable, args.open_removed,
-                         args.seed)
-        cal[key] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
+                         args.seed, Path(args.first) if args.first else None)
+        cal[key] = fit(rows, OPEN_FEATURES + (["margin1"] if args.first else []), args.max_false_abstain)
         cal[key]["near_cosine"] = near_cosine(rows)
         print(key, json.dumps(cal[key], indent=1))
         Path(".citeqa").mkdir(exist_ok=True)

@@ -56,6 +56,9 @@ def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
     return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
 
 
+# calibration.json's entry, in a second-stage reader's folder, for the two stages together
+SECOND_KEY = "open_second"
+
 # until a calibration carries its own (training/reader/fit.py): about the 5th percentile of held-out
 # answerable questions' closest-sentence cosine
 NEAR_COSINE = 0.5
@@ -85,11 +88,16 @@ class ReaderAnswerer(Answerer):
     name = "reader"
 
     def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60,
-                 chunk_vectors: str = "separate"):
+                 chunk_vectors: str = "separate", second: ReaderRunner | None = None, reader_second_passages: int = 2):
         self.runner = runner  # passages come with their text (service/pipeline/retrieval.Hit): no store
         self.chunk_vectors = chunk_vectors
+        # a second-stage reader re-reads the first stage's best passages; the span is its, and the
+        # decision is the two-stage fit in its own folder (training/reader/fit.py --first)
+        self.second, self.second_passages = second, reader_second_passages
         # the index's chunk vectors shape the passage-cosine feature: its own fit when it has one
-        cal = runner.model.calibration
+        cal = (second or runner).model.calibration
+        if second is not None:
+            cal = {"open": cal.get(SECOND_KEY) or {}}
         fitted = (chunk_vectors != "separate" and cal.get(f"open_{chunk_vectors}")) or cal.get("open") or {}
         cal = ReaderCalibration.from_dict(fitted)
         if abstain_threshold is not None:
@@ -117,22 +125,34 @@ class ReaderAnswerer(Answerer):
 
     def with_threshold(self, threshold: float) -> "ReaderAnswerer":
         """The same reader (one model, one thread) answering at another threshold (eval)."""
-        return ReaderAnswerer(self.runner, threshold, self.max_answer_words, self.chunk_vectors)
+        return ReaderAnswerer(self.runner, threshold, self.max_answer_words, self.chunk_vectors, self.second,
+                              self.second_passages)
 
     def read(self, question: str, hits: list[Hit]) -> list[Span]:
         return self.runner.read(question, [h.passage for h in hits])
+
+    def reread(self, question: str, hits: list[Hit], first: list[Span]) -> tuple[list[Span], dict[str, float]]:
+        """The second stage: its reader over the first stage's best passage and the next ones in
+        retrieval's order (second_passages in all). Its spans carry indices into `hits`; the first
+        stage's best margin is a feature of the two-stage fit."""
+        picks = list(dict.fromkeys([first[0].passage, *range(len(hits))]))[:self.second_passages]
+        spans = self.second.read(question, [hits[i].passage for i in picks])
+        return [replace(s, passage=picks[s.passage]) for s in spans], {"margin1": first[0].margin}
 
     def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:
         if not hits:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         spans = self.read(question, hits)
+        extra: dict[str, float] = {}
+        if spans and self.second is not None:
+            spans, extra = self.reread(question, hits, spans)
         if not spans:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         best = spans[0]
         # the passage it answers from is listed first; the others keep retrieval's order (ordering them
         # all by the reader's margin lost hit@1 on the team's questions: 88.5 % vs 98.7 %)
         order = [best.passage] + [i for i in range(len(hits)) if i != best.passage]
-        feats = span_features(best, hits[best.passage].dense)
+        feats = span_features(best, hits[best.passage].dense) | extra
         conf = self.calibration.probability(**feats)
         debug = {**feats, "passage": best.passage}
         near = closest_sentence(qvec, hits)

@@ -10,9 +10,9 @@ from service.answerers.reader.model import ReaderModel
 
 
 class ReaderRunner:
-    def __init__(self, model: ReaderModel, max_questions: int = 8):
+    def __init__(self, model: ReaderModel, max_questions: int = 8, name: str = "citeqa-reader"):
         self.model = model
-        self._thread = ModelThread(lambda items: self.model.run_many(items), max_questions, "citeqa-reader")
+        self._thread = ModelThread(lambda items: self.model.run_many(items), max_questions, name)
 
     def read(self, question: str, passages: list[str]) -> list[Span]:
         return self._thread.submit((question, passages)).result()

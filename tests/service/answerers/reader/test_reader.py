@@ -130,3 +130,38 @@ def test_an_index_of_pooled_chunk_vectors_gets_its_own_open_fit(seed_engine):
     assert dict(pooled.calibration.weights)["dense"] == cal["open_pooled"]["weights"]["dense"]
     assert pooled.with_threshold(0.5).chunk_vectors == "pooled"
     assert seed_engine.answerer.chunk_vectors == "separate"  # the seed index's manifest
+
+
+def test_a_second_stage_rereads_the_best_passages_and_decides_with_its_own_fit(seed_engine, tmp_path):
+    """CITEQA_READER_SECOND_PATH: a second reader re-reads the first stage's best passage and the next
+    ones in retrieval's order; the answer's span is its, mapped back to the right passage, and the
+    decision is the two-stage fit in its folder (with the first stage's margin as a feature)."""
+    import json
+    import shutil
+
+    second_dir = tmp_path / "second"
+    shutil.copytree(SHIPPED_DIR, second_dir)
+    cal = json.loads((second_dir / "calibration.json").read_text())
+    cal["open_second"] = {**cal["open"], "weights": {**cal["open"]["weights"], "margin1": 0.0}, "threshold": 0.123}
+    (second_dir / "calibration.json").write_text(json.dumps(cal))
+    second = ReaderRunner(ReaderModel(second_dir), name="test-reader-2")
+    read_counts = []
+    real = second.read
+    second.read = lambda q, passages: read_counts.append(len(passages)) or real(q, passages)
+    first = seed_engine.answerer
+    two = ReaderAnswerer(first.runner, second=second, reader_second_passages=2)
+    assert two.calibration.threshold == 0.123 and dict(two.calibration.weights)["margin1"] == 0.0
+    question = "When did real-time missile-data sharing start?"
+    try:
+        alone = seed_engine.ask(question)
+        seed_engine.answerer = two
+        r = seed_engine.ask(question)
+    finally:
+        seed_engine.answerer = first
+        second.close()
+    assert read_counts == [2]
+    # the same weights in both stages: the same span, from the same passage, as the first stage alone
+    assert not r.abstained and r.short_answer == alone.short_answer and "December 2023" in r.short_answer
+    assert r.short_answer_span == alone.short_answer_span and r.passages[0].chunk_id == alone.passages[0].chunk_id
+    text = seed_engine.index.store.document_text(r.short_answer_span.doc_id)
+    assert text[r.short_answer_span.start:r.short_answer_span.end] == r.short_answer
