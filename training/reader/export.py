@@ -7,7 +7,6 @@ model.fp32.onnx only with --keep-fp32 (the shipped folder holds one model).
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import shutil
 import tempfile
@@ -21,12 +20,14 @@ def export_onnx(checkpoint: Path, path: Path) -> None:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+    from service.answerers.reader.model import takes_token_types
+
     model = AutoModelForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
     tok = AutoTokenizer.from_pretrained(str(checkpoint))
 
     # BERT-style models take token types; MPNet and RoBERTa have none (the graph then has no such input,
     # and service/answerers/reader/model.py feeds only the inputs a graph has)
-    types = "token_type_ids" in inspect.signature(model.forward).parameters
+    types = takes_token_types(model)
 
     class Wrapped(torch.nn.Module):
         def __init__(self, m):

@@ -24,6 +24,11 @@ ONNX_NAME = "model.onnx"
 CALIBRATION_NAME = "calibration.json"
 
 
+def takes_token_types(model) -> bool:
+    """BERT-style models take token types; MPNet and RoBERTa have none (nor do their tokenizers)."""
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
 class ReaderUnavailable(RuntimeError):
     """No reader model at the given path (the service then falls back to the heuristic answerer)."""
 
@@ -68,7 +73,7 @@ class ReaderModel:
             if threads:
                 torch.set_num_threads(threads)
             self._torch = AutoModelForQuestionAnswering.from_pretrained(str(self.model_dir)).eval()
-            self._takes_types = "token_type_ids" in inspect.signature(self._torch.forward).parameters
+            self._takes_types = takes_token_types(self._torch)
             self._session = None
             self.backend = "torch"
         else:
