@@ -18,7 +18,7 @@ class QueryEncoder:
     about as much as two single ones, and one thread keeps one set of torch buffers (request
     threads taking turns at the model each grew their own: the load benchmark saw 1.2 GB)."""
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8, bulk_share: float = 0.5):
+    def __init__(self, embedder: Embedder, max_batch: int = 32, bulk_slice: int = 8, bulk_share: float = 0.9):
         self.embedder = embedder
         self.bulk_slice = bulk_slice
         self.bulk_share = bulk_share
