@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench.common import DEFAULT_OUT, machine_info, ms_stats
-from eval.bench.store import ENCODERS
+from eval.bench.common import DEFAULT_OUT, machine_info
+from eval.bench.store import ENCODERS, nprobe_sweep
 
 
 def _rows(vecs: np.ndarray, start: int) -> list[dict]:
@@ -31,23 +31,10 @@ def _rows(vecs: np.ndarray, start: int) -> list[dict]:
 
 
 def sweep(conn, vecs: np.ndarray, queries: np.ndarray, nprobes: list[int], stage: str, k: int = 30) -> list[dict]:
-    from dataclasses import replace
-
     truth = [set(np.argsort(-(vecs @ q))[:k].tolist()) for q in queries]
-    out, base = [], conn.dense
-    for n in nprobes:
-        conn.dense = replace(base, nprobe=n)
-        times, recall = [], []
-        for q, want in zip(queries, truth):
-            t = time.perf_counter()
-            hits = conn.search("chunks", q.tolist(), "vec", k, "", ["id"], "IP")
-            times.append(time.perf_counter() - t)
-            recall.append(len(want & {int(h["id"]) for h in hits}) / k)
-        st = ms_stats(times)
-        out.append({"segments": stage, "index": conn.index_type, "nlist": base.nlist, "nprobe": n,
-                    "recall_at_30": round(float(np.mean(recall)), 3), "p50_ms": st["p50_ms"], "p95_ms": st["p95_ms"]})
-    conn.dense = base
-    return out
+    return nprobe_sweep(conn, queries, truth, nprobes,
+                        lambda q: {int(h["id"]) for h in conn.search("chunks", q.tolist(), "vec", k, "", ["id"], "IP")},
+                        stage, k)
 
 
 def run(rows: int, nprobes: list[int], n_queries: int, vectors: str, batch: int = 1000) -> dict:
