@@ -94,19 +94,23 @@ def _sweep(idx, bundles, enc, n_queries: int, nprobes: list[int], stage: str) ->
     return nprobe_sweep(idx.store.conn, queries, truth, nprobes, lambda q: {i for i, _ in idx.search_dense(q, 30)}, stage)
 
 
-def _sealed_sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
-    """The same sweep after a flush has sealed the segments and the engine has built the configured
-    index on them (what a server does on its own as segments fill), instead of its interim index."""
-    conn = idx.store.conn
+def seal(conn, limit_s: float = 600) -> float:
+    """Flush (sealing the growing segments) and wait until the engine reports no rows pending an
+    index; seconds taken. milvus-lite reports no row counts, only the state, and still searches
+    through its interim index afterwards (README: the sweep is the same after a flush)."""
     t = time.perf_counter()
     conn.flush()
-    name = conn.names["chunks"]
-    while time.perf_counter() - t < 600:  # milvus-lite reports no row counts, only the state
-        info = conn.client.describe_index(name, "vec") or {}
+    while time.perf_counter() - t < limit_s:
+        info = conn.client.describe_index(conn.names["chunks"], "vec") or {}
         if int(info.get("pending_index_rows", 0) or 0) == 0 and info.get("state", "Finished") == "Finished":
             break
         time.sleep(2)
-    sealed_s = round(time.perf_counter() - t, 1)
+    return round(time.perf_counter() - t, 1)
+
+
+def _sealed_sweep(idx, bundles, enc, n_queries: int, nprobes: list[int]) -> list[dict]:
+    """The same sweep after `seal`."""
+    sealed_s = seal(idx.store.conn)
     return [{**r, "flush_and_index_s": sealed_s} for r in _sweep(idx, bundles, enc, n_queries, nprobes, "sealed")]
 
 
