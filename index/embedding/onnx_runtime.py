@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -67,11 +69,24 @@ class OnnxEncoder:
             self._export(st_model)
         if quantize:
             self.path = self._quantized(self.path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, threads)
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self.threads = max(1, threads)
+        self.session = self._session(self.threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
+        # A call of many batches runs them on `threads` one-thread sessions side by side: on 2 cores
+        # that embedded the real-article corpus 7-15 % faster than one 2-thread session (eval/bench/
+        # embed_passes.py), each tokenising while the other runs. One batch keeps the wide session.
+        self.workers = self.threads
+        self._singles: list | None = None
+        self._tokenize_lock = threading.Lock()  # a fast tokenizer is reconfigured on every call
+
+    def _session(self, threads: int, path: Path | None = None):
+        """An ONNX Runtime session on this model (or another graph of it: eval/bench/embed_passes.py)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path or self.path), opts, providers=["CPUExecutionProvider"])
 
     def _export(self, st_model) -> None:
         try:
@@ -148,26 +163,70 @@ class OnnxEncoder:
 
     def _passes(self, texts: list[str], batch_size: int, progress: bool = False, offsets: bool = False):
         """Forward passes over `texts` sorted by length (similar lengths pad less): yields, per batch,
-        (indices into texts, the tokenizer's output, the token states, the pooled text vectors)."""
+        in order, (indices into texts, the tokenizer's output, the token states, the pooled text vectors).
+        A batch's vectors do not depend on which session ran it (the same batches either way)."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        batches = range(0, len(texts), batch_size)
+        starts = range(0, len(texts), batch_size)
+        bar = None
         if progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc="Batches", unit="batch")
-        for i in batches:
+            bar = tqdm(total=len(starts), desc="Batches", unit="batch")
+
+        def one(i: int, session):
             idx = order[i : i + batch_size]
-            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="np", return_offsets_mapping=offsets)
+            with self._tokenize_lock:
+                enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="np", return_offsets_mapping=offsets)
             feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")
                     if k in self.inputs}
-            hidden = self.session.run(None, feed)[0]
+            hidden = session.run(None, feed)[0]
             if self.mode == "mean":
                 mask = enc["attention_mask"][..., None].astype(np.float32)
                 vecs = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             else:
                 vecs = hidden[:, 0]
-            yield idx, enc, hidden, (_unit(vecs) if self.normalize else vecs.astype(np.float32))
+            return idx, enc, hidden, (_unit(vecs) if self.normalize else vecs.astype(np.float32))
+
+        try:
+            if self.workers <= 1 or len(starts) < 2:
+                for i in starts:
+                    yield one(i, self.session)
+                    bar and bar.update()
+                return
+            yield from self._side_by_side(one, starts, bar)
+        finally:
+            bar and bar.close()
+
+    def _side_by_side(self, one, starts, bar):
+        """`one(start, session)` for every batch on the one-thread sessions, results in order, at most
+        two batches per session in flight (token states are large)."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._singles is None:
+            self._singles = [self._session(1) for _ in range(self.workers)]
+        free: queue.SimpleQueue = queue.SimpleQueue()
+        for sess in self._singles:
+            free.put(sess)
+
+        def run(i: int):
+            sess = free.get()
+            try:
+                return one(i, sess)
+            finally:
+                free.put(sess)
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="embed") as pool:
+            pending: deque = deque()
+            for i in starts:
+                pending.append(pool.submit(run, i))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().result()
+                    bar and bar.update()
+            while pending:
+                yield pending.popleft().result()
+                bar and bar.update()
 
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         assert texts, "encode() needs at least one text"

@@ -179,3 +179,27 @@ def test_an_index_with_pooled_chunk_vectors_embeds_each_sentence_once(tmp_path, 
         idx.close()
     with pytest.raises(IndexMismatch, match="chunk_vectors"):
         HybridIndex(tmp_path / "pooled", embedder, for_writing=True)
+
+
+def test_side_by_side_sessions_give_the_wide_sessions_vectors_in_order():
+    # int8 vectors depend on their batch mates, so this also checks that the batches are the same ones
+    int8 = Embedder.from_settings(Settings(embed_quantize=True), threads=2)
+    if int8.backend != "onnx":
+        pytest.skip("needs the ONNX backend")
+    onnx = int8._onnx
+    assert onnx.workers == 2
+    texts = [f"Sentence {i} says {'more and more ' * (i % 7)}about port {i}." for i in range(70)]
+    spans = [[(0, 10), (11, len(t))] for t in texts]
+    a = onnx.encode(texts, 8)
+    sa, spa = onnx.encode_spans(texts, spans, 8)
+    assert onnx._singles is not None and len(onnx._singles) == 2  # the side-by-side path ran
+    onnx.workers = 1
+    try:
+        b = onnx.encode(texts, 8)
+        sb, spb = onnx.encode_spans(texts, spans, 8)
+    finally:
+        onnx.workers = 2
+    assert np.array_equal(a, b) and np.array_equal(sa, sb)
+    assert all(np.array_equal(x, y) for r, s in zip(spa, spb) for x, y in zip(r, s))
+    # every text got its own vector: the one it gets alone in a batch of its own length is close
+    assert (np.sum(a[:5] * int8.encode(texts[:5]), axis=1) > 0.97).all()
