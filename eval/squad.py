@@ -84,6 +84,13 @@ def write_corpus(articles: list[dict], folder: Path) -> list[Path]:
     return paths
 
 
+# the answerer's scores a row keeps: the deciding span's features, the closest sentence's cosine and,
+# with a second stage, the first stage's (…1), its confidence p1, which stage decided, and (the gate's
+# fit, every question re-read) what the first stage alone answered
+DEBUG_KEYS = ("margin", "score", "null", "dense", "near", "margin1", "score1", "null1", "dense1", "p1", "stage",
+              "first_answer")
+
+
 def run_open(articles: list[dict], qs: list[dict], *, top_k: int = 5, workdir: Path | None = None,
              progress: bool = True, **settings) -> list[dict]:
     """Ingest the articles into a temporary index and ask every question in-process."""
@@ -104,7 +111,7 @@ def run_open(articles: list[dict], qs: list[dict], *, top_k: int = 5, workdir: P
                 resp, answer = engine.answer(q["question"], top_k=top_k)
                 ms = (time.perf_counter() - t0) * 1000
                 row = sm.open_row(q, resp.model_dump(), ms, top_k)
-                row.update({k: answer.debug.get(k) for k in ("margin", "score", "null", "dense", "near", "margin1")})
+                row.update({k: answer.debug.get(k) for k in DEBUG_KEYS})
                 row["answer"] = resp.answer
                 row["question"] = q["question"]
                 row["golds"] = q["answers"]
@@ -160,6 +167,9 @@ def markdown(result: dict) -> str:
         for name, s in [("**all**", result["open"])] + list(result["open_by_article"].items()):
             lines.append(f"| {name} | " + " | ".join(_fmt(s[k]) for k in keys) + " |")
         lines.append("")
+        if result["open"].get("reread") is not None:
+            lines += [f"The second-stage reader re-read {result['open']['reread']:.1%} of the questions "
+                      "(the rest were decided by the first stage's confidence, outside its gate's band).", ""]
         bins = result.get("open_by_overlap")
         if bins:
             lines += ["Answerable questions by the content words they share with their answer sentence "

@@ -118,6 +118,8 @@ def open_summary(rows: Sequence[dict]) -> dict:
         "ev5": mean(r["ev5"] for r in ans),
         "hit1": mean(r.get("hit1", False) for r in ans),
         "p50_ms": percentile([r["ms"] for r in rows], 50), "p95_ms": percentile([r["ms"] for r in rows], 95),
+        # with a second-stage reader: the share of questions it re-read (its gate, service/answerers/reader/gate.py)
+        "reread": mean(r["stage"] == 2 for r in rows if r.get("stage") is not None),
     }
 
 

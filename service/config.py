@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # re-reads the first stage's best passages; its folder's calibration.json holds the two-stage fit
     reader_second_path: Path | None = None
     reader_second_passages: int = Field(2, ge=1, le=20)
+    # the second stage re-reads only the questions its fit's gate sends it (service/answerers/reader/gate.py);
+    # false: every question (how the gate itself is fitted)
+    reader_gate: bool = True
     # None: the calibrated threshold (the reader's calibration.json, fitted on held-out SQuAD
     # training articles; for the extractive answerer service/answerers/extractive/calibration.json)
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)

@@ -58,6 +58,27 @@ def quantize(src: Path, dst: Path) -> None:
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
 
 
+# a Git host refuses files over 100 MB; a 12-layer reader's int8 graph is 110 MB, so its largest tensors
+# (the word-embedding table) go to a file beside it, which ONNX Runtime reads from the graph's folder
+MAX_FILE_BYTES = 95_000_000
+DATA_NAME = "model.onnx.data"
+
+
+def split_large(path: Path, max_bytes: int = MAX_FILE_BYTES, tensor_bytes: int = 8_000_000) -> bool:
+    """Move the initializers of at least `tensor_bytes` of a graph over `max_bytes` to DATA_NAME beside
+    it (the same weights, so the same outputs); False when the graph is small enough as it is."""
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    if path.stat().st_size <= max_bytes:
+        return False
+    model = onnx.load(str(path))
+    convert_model_to_external_data(model, all_tensors_to_one_file=True, location=DATA_NAME,
+                                   size_threshold=tensor_bytes)
+    onnx.save_model(model, str(path))
+    return True
+
+
 def export(checkpoint: Path, out: Path, int8: bool = True, keep_fp32: bool = False) -> Path:
     """Write the model folder atomically: a half-written export never replaces a good one."""
     out = Path(out)
@@ -68,16 +89,18 @@ def export(checkpoint: Path, out: Path, int8: bool = True, keep_fp32: bool = Fal
         export_onnx(Path(checkpoint), fp32)
         if int8:
             quantize(fp32, tmp / "model.onnx")
+            split_large(tmp / "model.onnx")
             if not keep_fp32:
                 fp32.unlink()
         else:
             fp32.rename(tmp / "model.onnx")
+            split_large(tmp / "model.onnx")
         for name in TOKENIZER_FILES:
             if (Path(checkpoint) / name).exists():
                 shutil.copy2(Path(checkpoint) / name, tmp / name)
         if out.exists():  # keep what the folder holds besides the model (card, calibration)
             for f in out.iterdir():
-                if not (tmp / f.name).exists() and f.is_file():
+                if not (tmp / f.name).exists() and f.is_file() and f.name != DATA_NAME:
                     shutil.copy2(f, tmp / f.name)
             old = out.with_name(out.name + ".old")
             shutil.rmtree(old, ignore_errors=True)

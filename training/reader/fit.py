@@ -145,7 +145,9 @@ def open_rows(model_dir: Path, articles: list[dict], n_answerable: int, n_remove
     """Open setting over a corpus of the articles, some answer sentences taken out of it; with
     `first`, model_dir is a second stage re-reading that reader's best passages."""
     corpus, ask = open_set(articles, n_answerable, n_removed, seed)
-    stages = {"reader_path": first, "reader_second_path": model_dir} if first else {"reader_path": model_dir}
+    # a second stage re-reads every question here: its gate is fitted on these rows (training/reader/gate.py)
+    stages = {"reader_path": first, "reader_second_path": model_dir, "reader_gate": False} if first \
+        else {"reader_path": model_dir}
     rows = squad.run_open(corpus, ask, abstain_threshold=0.0, answerer="reader", **stages)
     for r, q in zip(rows, ask):
         r["right"] = bool(r["contains"])
@@ -189,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--setting", choices=["both", "closed", "open"], default="both")
     p.add_argument("--first", default="", help="fit --model as a second stage after this first-stage reader "
-                   "(its open fit, with the first stage's margin as a feature, goes under 'open_second')")
+                   "(its open fit, with the first stage's margin as a feature, and the gate of which questions it "
+                   "re-reads go under 'open_second')")
+    p.add_argument("--budget", type=float, default=0.4,
+                   help="with --first: at most this share of the questions re-read by the second stage")
+    p.add_argument("--rows", default="", help="with --first: the open rows of an earlier run (its "
+                   ".citeqa/fit_open_rows.json) instead of reading the held-out questions again")
     args = p.parse_args(argv)
     titles = set(json.loads(Path(args.heldout).read_text()))
     held = [a for a in reader_data.load_squad(args.train) if a["title"] in titles]
@@ -214,13 +221,24 @@ def main(argv: list[str] | None = None) -> int:
         # the passage cosine is one of the open fit's features, and pooled chunk vectors (CITEQA_CHUNK_VECTORS)
         # have their own distribution of it: such an index gets a fit of its own, read by the reader answerer
         key = SECOND_KEY if args.first else open_key(Settings().chunk_vectors)
-        rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable, args.open_removed,
-                         args.seed, Path(args.first) if args.first else None)
-        cal[key] = fit(rows, OPEN_FEATURES + (["margin1"] if args.first else []), args.max_false_abstain)
+        if args.rows:
+            rows = json.loads(Path(args.rows).read_text())
+        else:
+            rows = open_rows(model_dir, open_articles(held, args.articles), args.open_answerable,
+                             args.open_removed, args.seed, Path(args.first) if args.first else None)
+        if args.first:
+            from training.reader.gate import fit_gate
+
+            for budget in sorted({0.2, 0.3, 0.4, 0.5, 1.0} - {args.budget}):  # the trade, for the model card
+                print(f"budget {budget}: cv", json.dumps(fit_gate(rows, args.max_false_abstain, budget)["cv"]))
+            cal[key] = fit_gate(rows, args.max_false_abstain, args.budget)
+        else:
+            cal[key] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
         cal[key]["near_cosine"] = near_cosine(rows)
         print(key, json.dumps(cal[key], indent=1))
-        Path(".citeqa").mkdir(exist_ok=True)
-        Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+        if not args.rows:
+            Path(".citeqa").mkdir(exist_ok=True)
+            Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
     cal["source"] = ("training/reader/fit.py on held-out SQuAD training articles "
                      f"({len(held)} articles kept out of training; seed {args.seed})")
     write_json_atomic(cal_path, cal)

@@ -19,6 +19,7 @@ from index.stores.base import SentenceRow
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.citations import Quote, compose
 from service.answerers.reader.decode import Span, sigmoid
+from service.answerers.reader.gate import Gate
 from service.answerers.reader.runner import ReaderRunner
 from service.pipeline.retrieval import Hit
 from service.schemas import Citation
@@ -88,7 +89,8 @@ class ReaderAnswerer(Answerer):
     name = "reader"
 
     def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60,
-                 chunk_vectors: str = "separate", second: ReaderRunner | None = None, reader_second_passages: int = 2):
+                 chunk_vectors: str = "separate", second: ReaderRunner | None = None, reader_second_passages: int = 2,
+                 reader_gate: bool = True):
         self.runner = runner  # passages come with their text (service/pipeline/retrieval.Hit): no store
         self.chunk_vectors = chunk_vectors
         # a second-stage reader re-reads the first stage's best passages; the span is its, and the
@@ -96,6 +98,9 @@ class ReaderAnswerer(Answerer):
         self.second, self.second_passages = second, reader_second_passages
         # the index's chunk vectors shape the passage-cosine feature: its own fit when it has one
         cal = (second or runner).model.calibration
+        # the gate: which questions the second stage re-reads (service/answerers/reader/gate.py); none: all
+        self.gate = Gate.from_dict((cal.get(SECOND_KEY) or {}).get("gate")) if second is not None and reader_gate \
+            else None
         if second is not None:
             cal = {"open": cal.get(SECOND_KEY) or {}}
         fitted = (chunk_vectors != "separate" and cal.get(f"open_{chunk_vectors}")) or cal.get("open") or {}
@@ -106,7 +111,8 @@ class ReaderAnswerer(Answerer):
         self.max_answer_words = max_answer_words
         self.near_cosine = float(fitted.get("near_cosine", NEAR_COSINE))
 
-    def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], conf: float) -> tuple[Citation | None, str | None]:
+    def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], conf: float,
+                 threshold: float) -> tuple[Citation | None, str | None]:
         """The closest retrieved sentence, when it is as close to the question as answer sentences
         nearly always are (`near_cosine`, fitted on held-out training articles), and why it is not an answer."""
         if near is None or near[0] < self.near_cosine:
@@ -116,7 +122,7 @@ class ReaderAnswerer(Answerer):
         closest = Citation(n=1, doc_id=s.doc_id, title=hit.title, date=hit.date, chunk_id=hit.chunk.chunk_id,
                            quote=hit.text[s.start:s.end], start=s.start, end=s.end, score=round(cos, 4))
         why = (f"The sentence closest to the question (similarity {cos:.2f}) is shown, but the reader found no "
-               f"answer to the question in it (confidence {conf:.0%}, below the {self.threshold:.0%} it answers at).")
+               f"answer to the question in it (confidence {conf:.0%}, below the {threshold:.0%} it answers at).")
         return closest, why
 
     @property
@@ -126,7 +132,7 @@ class ReaderAnswerer(Answerer):
     def with_threshold(self, threshold: float) -> "ReaderAnswerer":
         """The same reader (one model, one thread) answering at another threshold (eval)."""
         return ReaderAnswerer(self.runner, threshold, self.max_answer_words, self.chunk_vectors, self.second,
-                              self.second_passages)
+                              self.second_passages, self.gate is not None)
 
     def read(self, question: str, hits: list[Hit]) -> list[Span]:
         return self.runner.read(question, [h.passage for h in hits])
@@ -140,26 +146,44 @@ class ReaderAnswerer(Answerer):
         return [replace(s, passage=picks[s.passage]) for s in spans], {"margin1": first[0].margin}
 
     def run(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> Answer:
-        if not hits:
-            return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
-        spans = self.read(question, hits)
-        extra: dict[str, float] = {}
-        if spans and self.second is not None:
-            spans, extra = self.reread(question, hits, spans)
+        spans = self.read(question, hits) if hits else []
         if not spans:
             return Answer(ABSTAIN_TEXT, None, True, 0.0, [])
         best = spans[0]
+        feats = span_features(best, hits[best.passage].dense)
+        if self.second is None:
+            return self._decide(best, feats, self.calibration.probability(**feats), self.threshold, qvec, hits, {})
+        p1 = self.gate.probability(feats) if self.gate else None
+        route = self.gate.route(p1) if self.gate else "reread"
+        if route != "reread":  # the first stage is sure either way: its own span and confidence
+            cut = self.gate.low if route == "abstain" else self.gate.high
+            return self._decide(best, feats, p1, cut, qvec, hits, {"stage": 1, "p1": p1})
+        debug = {"stage": 2, "p1": p1, **{f"{k}1": v for k, v in feats.items()}}
+        if self.gate is None:  # every question re-read (the gate's fit): what the first stage alone answered
+            debug["first_answer"] = self._respond(best, 1.0, hits, {}).text
+        spans, extra = self.reread(question, hits, spans)
+        if not spans:
+            return Answer(ABSTAIN_TEXT, None, True, 0.0, [], debug=debug)
+        best = spans[0]
+        feats = span_features(best, hits[best.passage].dense) | extra
+        return self._decide(best, feats, self.calibration.probability(**feats), self.threshold, qvec, hits, debug)
+
+    def _decide(self, best: Span, feats: dict[str, float], conf: float, threshold: float, qvec: np.ndarray | None,
+                hits: list[Hit], debug: dict) -> Answer:
+        """Answer with `best` at confidence `conf`, or abstain below `threshold` (saying why)."""
+        debug = {**debug, **feats, "passage": best.passage}
+        near = closest_sentence(qvec, hits)
+        debug["near"] = near[0] if near else None
+        if conf < threshold:
+            closest, why = self._explain(near, hits, conf, threshold)
+            return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug, closest=closest, why=why)
+        return self._respond(best, conf, hits, debug)
+
+    def _respond(self, best: Span, conf: float, hits: list[Hit], debug: dict) -> Answer:
+        """The answer: the sentences of the article that hold the span, cited, and the span itself."""
         # the passage it answers from is listed first; the others keep retrieval's order (ordering them
         # all by the reader's margin lost hit@1 on the team's questions: 88.5 % vs 98.7 %)
         order = [best.passage] + [i for i in range(len(hits)) if i != best.passage]
-        feats = span_features(best, hits[best.passage].dense) | extra
-        conf = self.calibration.probability(**feats)
-        debug = {**feats, "passage": best.passage}
-        near = closest_sentence(qvec, hits)
-        debug["near"] = near[0] if near else None
-        if conf < self.calibration.threshold:
-            closest, why = self._explain(near, hits, conf)
-            return Answer(ABSTAIN_TEXT, None, True, conf, [], debug=debug, closest=closest, why=why)
         hit = hits[best.passage]
         doc_text = hit.text
         raw = doc_text[hit.chunk.start + best.start:hit.chunk.start + best.end]

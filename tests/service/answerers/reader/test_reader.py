@@ -165,3 +165,40 @@ def test_a_second_stage_rereads_the_best_passages_and_decides_with_its_own_fit(s
     assert r.short_answer_span == alone.short_answer_span and r.passages[0].chunk_id == alone.passages[0].chunk_id
     text = seed_engine.index.store.document_text(r.short_answer_span.doc_id)
     assert text[r.short_answer_span.start:r.short_answer_span.end] == r.short_answer
+
+
+def test_the_gate_sends_only_its_band_to_the_second_stage(seed_engine):
+    """A gate in the two-stage fit (training/reader/gate.py): below its band the first stage abstains,
+    above it answers with its own span, and only in the band does the second stage re-read."""
+    first = seed_engine.answerer
+    second = ReaderRunner(ReaderModel(SHIPPED_DIR), name="test-reader-2")
+    base = second.model.calibration
+    gate = {"weights": base["open"]["weights"], "b": base["open"]["b"]}
+    reads = []
+    real = second.read
+    second.read = lambda q, passages: reads.append(q) or real(q, passages)
+    question = "When did real-time missile-data sharing start?"
+
+    def ask_with(low, high, reader_gate=True):
+        cal = {**base, "open_second": {**base["open"], "weights": {**base["open"]["weights"], "margin1": 0.0},
+                                       "gate": {**gate, "low": low, "high": high}}}
+        second.model.calibration = cal  # as read from its folder's calibration.json
+        seed_engine.answerer = ReaderAnswerer(first.runner, second=second, reader_gate=reader_gate)
+        reads.clear()
+        r, answer = seed_engine.answer(question)
+        return r, answer, list(reads)
+
+    try:
+        alone = seed_engine.ask(question)
+        r, answer, got = ask_with(0.0, 0.0)  # every p1 at or above the band: the first stage answers
+        assert got == [] and answer.debug["stage"] == 1 and not r.abstained
+        assert r.short_answer == alone.short_answer and r.confidence == round(answer.debug["p1"], 4)
+        r, answer, got = ask_with(1.01, 1.01)  # every p1 below it: abstained without a second read
+        assert got == [] and answer.debug["stage"] == 1 and r.abstained
+        r, answer, got = ask_with(0.0, 1.01)  # in the band: re-read
+        assert got == [question] and answer.debug["stage"] == 2 and "first_answer" not in answer.debug
+        r, answer, got = ask_with(0.0, 0.0, reader_gate=False)  # CITEQA_READER_GATE=false: every question
+        assert got == [question] and "December 2023" in answer.debug["first_answer"]
+    finally:
+        seed_engine.answerer = first
+        second.close()
