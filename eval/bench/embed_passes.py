@@ -21,12 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.bench.ingest_stages import prepared
 from index.preparing import embed_text_for
-from index.text.chunking import chunk_text
-from index.text.loading import discover, load_file
-from index.text.mentions import standalone
-from index.text.sentences import split_sentences
-from index.text.tokens import count_tokens
 from index.types import Chunk, CleanDocument
 
 # (window of the chunk, [(earlier window, start, end) of each overlap sentence, in that window's characters])
@@ -81,12 +77,8 @@ def corpus_texts(corpus: Path, chunk_tokens: int, overlap: int) -> dict:
     """The texts an ingest embeds (chunks under their headline, each sentence read on its own) and
     the windows of the one-pass variant."""
     chunk_texts, sentence_texts, windows, plans = [], [], [], []
-    for path in discover([corpus])[0]:
-        doc = load_file(path)
-        sentences = split_sentences(doc.text)
-        chunks = chunk_text(doc.doc_id, doc.text, sentences, chunk_tokens, overlap, count_tokens)
-        units = list(dict.fromkeys(u for ch in chunks for u in ch.sentences))
-        sentence_texts += standalone([doc.text[u.start : u.end] for u in units])
+    for doc, chunks, _, alone in prepared(corpus, chunk_tokens, overlap):
+        sentence_texts += alone
         chunk_texts += [embed_text_for(doc, ch) for ch in chunks]
         w, p = window_plan(doc, chunks, first=len(windows))
         windows += w

@@ -16,6 +16,22 @@ from index.text.sentences import split_sentences
 from index.text.tokens import count_tokens
 
 
+def _untimed(stage, fn, *a, **kw):
+    return fn(*a, **kw)
+
+
+def prepared(corpus: Path, chunk_tokens: int, overlap: int, timed=_untimed):
+    """Each document as an ingest prepares it for embedding: (doc, chunks, their sentences in order,
+    each sentence read on its own); `timed(stage, fn, *args)` runs each stage (and may time it)."""
+    for path in discover([Path(corpus)])[0]:
+        doc = timed("read_clean", load_file, path)
+        sents = timed("split_sentences", split_sentences, doc.text)
+        chunks = timed("chunk", chunk_text, doc.doc_id, doc.text, sents, chunk_tokens, overlap, count_tokens)
+        units = list(dict.fromkeys(u for ch in chunks for u in ch.sentences))
+        alone = timed("mentions", standalone, [doc.text[u.start:u.end] for u in units])
+        yield doc, chunks, units, alone
+
+
 def profile(corpus: Path, embedder, chunk_tokens: int, overlap: int) -> dict:
     """Seconds per stage, and the counts the model's cost follows (texts and word pieces)."""
     secs: dict[str, float] = {}
@@ -29,13 +45,7 @@ def profile(corpus: Path, embedder, chunk_tokens: int, overlap: int) -> dict:
 
     chunk_texts: list[str] = []
     sentence_texts: list[str] = []
-    files, _ = discover([Path(corpus)])
-    for path in files:
-        doc = timed("read_clean", load_file, path)
-        sents = timed("split_sentences", split_sentences, doc.text)
-        chunks = timed("chunk", chunk_text, doc.doc_id, doc.text, sents, chunk_tokens, overlap, count_tokens)
-        units = list(dict.fromkeys(u for ch in chunks for u in ch.sentences))
-        alone = timed("mentions", standalone, [doc.text[u.start:u.end] for u in units])
+    for doc, chunks, units, alone in prepared(corpus, chunk_tokens, overlap, timed):
         timed("mentions", rewrite_chunks, doc.text, units, alone, [(ch.start, ch.end) for ch in chunks])
         chunk_texts += [embed_text_for(doc, ch) for ch in chunks]
         sentence_texts += alone

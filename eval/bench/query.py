@@ -83,6 +83,9 @@ def instrumented(engine):
     runner = getattr(engine.answerer, "runner", None)
     if runner is not None:
         targets.append((runner, "read", "read"))
+    second = getattr(engine.answerer, "second", None)
+    if second is not None:  # the second-stage reader: only the questions its gate sends it
+        targets.append((second, "read", "read2"))
     targets += [(engine.index.store, m, f"store.{m}") for m in _STORE_METHODS if hasattr(engine.index.store, m)]
     patched = []
     for obj, attr, name in targets:
@@ -119,6 +122,7 @@ def staged_ask(engine, question: str, top_k: int = 5) -> tuple[dict[str, float],
         "rerank": a["rerank"],
         "answer": a["answer"],
         "read": a["read"],
+        "read2": a["read2"],
         "passages": a["passages"],
     }
     times["other"] = max(0.0, total - a["embed"] - retrieve - a["rerank"] - a["answer"] - a["passages"])
@@ -191,11 +195,15 @@ def run(engine, questions: list[str], rounds: int = 3, warmup: int = 1, top_k: i
 
     e2e_s, bare_s = ms_stats(e2e), ms_stats(bare)
     stage_stats = {s: ms_stats(stages[s]) for s in (*STAGES, *FUSION_PARTS, "read")}
+    reread = [v for v in stages["read2"] if v > 0]
+    stage_stats["read2"] = ms_stats(reread)  # over the questions re-read only
     stage_stats["answer_composition"] = ms_stats([a + b for a, b in zip(stages["answer"], stages["passages"])])
     stage_stats["instrumented_total"] = ms_stats(stages["total"])
     one = {s: ms_stats(stages_1t[s]) for s in ("embed", "dense", "total")}
     counts = engine.index.store.counts()
     result = {
+        # with a second-stage reader: the share of questions its gate sent it (stages.read2: their time)
+        "reread_share": len(reread) / len(stages["read2"]) if stages["read2"] else 0.0,
         "index": {"dir": str(engine.index.dir), **counts, "dense_factory": engine.index.dense.factory},
         "questions": len(questions),
         "rounds": rounds,
@@ -246,6 +254,9 @@ def report(res: dict) -> str:
             rows += [row(f"    {p}", st[p]) for p in FUSION_PARTS]
         if s == "answer" and res.get("answerer") == "reader":
             rows.append(row("    read (reader model)", st["read"]))
+            if res.get("reread_share"):
+                rows.append(row(f"    second read, {res['reread_share']:.0%} of the questions (those only)",
+                                st["read2"]))
     rows.append(row("  answer + passages (composition)", st["answer_composition"]))
     rows.append(row("  instrumented ask total", st["instrumented_total"]))
     rows.append(row("bare embedding encode([q])", res["bare_embedding"]))
