@@ -126,8 +126,11 @@ class Settings(BaseSettings):
     llm_support_floor: float = Field(0.5, ge=-1.0, le=1.0)
     reader_path: Path | None = None  # None: the model shipped in service/answerers/reader/model
     reader_threads: int = Field(0, ge=0, le=256)  # ONNX Runtime threads of the reader; 0: all cores
-    # an optional second-stage reader (e.g. a 12-layer one, `citeqa train-reader --base mpnet`) that
-    # re-reads the first stage's best passages; its folder's calibration.json holds the two-stage fit
+    # a second-stage reader (a 12-layer one, `citeqa train-reader --base mpnet`) re-reads the first
+    # stage's best passages; its folder's calibration.json holds the two-stage fit and its gate.
+    # None: the one shipped in service/answerers/reader/second, with the shipped first stage only (its
+    # gate was fitted on that reader's scores); reader_second=false: the first stage alone
+    reader_second: bool = True
     reader_second_path: Path | None = None
     reader_second_passages: int = Field(2, ge=1, le=20)
     # the second stage re-reads only the questions its fit's gate sends it (service/answerers/reader/gate.py);

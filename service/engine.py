@@ -73,7 +73,7 @@ class Engine:
             max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
             reader_threads=settings.reader_threads, chunk_vectors=_chunk_vectors(index),
             reader_second_path=settings.reader_second_path, reader_second_passages=settings.reader_second_passages,
-            reader_gate=settings.reader_gate,
+            reader_gate=settings.reader_gate, reader_second=settings.reader_second,
         )
         self.llm = self._llm_answerer(settings, index)
         if settings.answerer == "llm" and self.llm is None:

@@ -33,6 +33,10 @@ def seed_index_dir(tmp_path_factory, embedder) -> Path:
 def make_settings(index_dir: Path, **kw) -> Settings:
     # Starlette's TestClient sends `Host: testserver`, which the service refuses unless allowed
     kw.setdefault("allowed_hosts", ["testserver"])
+    # the first stage alone: the shipped second stage (110 MB, 1-2 s to load) in each of the suite's ~70
+    # engines would cost minutes; tests/service/answerers/reader/test_second_stage.py, the SQuAD
+    # regression floors and the `citeqa serve` tests run the shipped pair
+    kw.setdefault("reader_second", False)
     return Settings(index_dir=index_dir, seeds_dir=SEEDS, api_key=None, **kw)
 
 

@@ -23,13 +23,17 @@ def create(name: str, **kwargs) -> Answerer:
             name = "extractive"
     if name == "reader":
         from service.answerers.reader.answerer import ReaderAnswerer
-        from service.answerers.reader.model import SHIPPED_DIR, ReaderModel
+        from service.answerers.reader.model import ONNX_NAME, SECOND_DIR, SHIPPED_DIR, ReaderModel
         from service.answerers.reader.runner import ReaderRunner
 
         path = kwargs.pop("reader_path", None)  # None: the model shipped beside the reader
         threads = kwargs.pop("reader_threads", 0)
         model = ReaderModel(Path(path) if path is not None else SHIPPED_DIR, threads=threads)
         second_path = kwargs.pop("reader_second_path", None)
+        if second_path is None and path is None and (SECOND_DIR / ONNX_NAME).exists():
+            second_path = SECOND_DIR  # the shipped pair
+        if not kwargs.pop("reader_second", True):
+            second_path = None
         second = ReaderRunner(ReaderModel(Path(second_path), threads=threads), name="citeqa-reader-2") \
             if second_path is not None else None
         return ReaderAnswerer(ReaderRunner(model), second=second,

@@ -20,6 +20,8 @@ from service.answerers.reader.decode import Span, best_per_passage, window_span
 log = logging.getLogger(__name__)
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "model"
+# the second stage shipped with it (a 12-layer reader re-reading the passages of questions the first is unsure of)
+SECOND_DIR = Path(__file__).resolve().parent / "second"
 ONNX_NAME = "model.onnx"
 CALIBRATION_NAME = "calibration.json"
 
