@@ -108,6 +108,8 @@ class ReaderAnswerer(Answerer):
         if abstain_threshold is not None:
             cal = cal.with_threshold(abstain_threshold)
         self.calibration = cal
+        # CITEQA_ABSTAIN_THRESHOLD: every decision, the first stage's outside the gate's band included
+        self.override = abstain_threshold
         self.max_answer_words = max_answer_words
         self.near_cosine = float(fitted.get("near_cosine", NEAR_COSINE))
 
@@ -157,6 +159,7 @@ class ReaderAnswerer(Answerer):
         route = self.gate.route(p1) if self.gate else "reread"
         if route != "reread":  # the first stage is sure either way: its own span and confidence
             cut = self.gate.low if route == "abstain" else self.gate.high
+            cut = cut if self.override is None else self.override
             return self._decide(best, feats, p1, cut, qvec, hits, {"stage": 1, "p1": p1})
         debug = {"stage": 2, "p1": p1, **{f"{k}1": v for k, v in feats.items()}}
         if self.gate is None:  # every question re-read (the gate's fit): what the first stage alone answered

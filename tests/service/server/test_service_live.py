@@ -59,18 +59,20 @@ def test_live_server_basics(live_server):
     assert "http_requests_total" in httpx.get(base + "/metrics").text
 
 
-def test_32_concurrent_clients_get_correct_answers(live_server, seed_engine):
+def test_32_concurrent_clients_get_correct_answers(live_server):
     questions = [json.loads(line) for line in (REPO_ROOT / "eval" / "questions.jsonl").open()]
-    # the questions the engine answers correctly on its own, one at a time
+    # the questions the server (the shipped readers, the second stage's gate included) answers correctly
+    # one at a time
     expected = {}
-    for q in questions:
-        if not q["answerable"]:
-            continue
-        res = seed_engine.ask(q["question"])
-        if not res.abstained and any(a.lower() in res.answer.lower() for a in q["answers"]):
-            expected[q["question"]] = res
-        if len(expected) == 16:
-            break
+    with httpx.Client(base_url=live_server.url, timeout=120) as c:
+        for q in questions:
+            if not q["answerable"]:
+                continue
+            res = c.post("/api/ask", json={"question": q["question"]}).json()
+            if not res["abstained"] and any(a.lower() in res["answer"].lower() for a in q["answers"]):
+                expected[q["question"]] = res
+            if len(expected) == 16:
+                break
     assert len(expected) >= 8
     jobs = [list(expected)[i % len(expected)] for i in range(32)]
 
@@ -85,8 +87,8 @@ def test_32_concurrent_clients_get_correct_answers(live_server, seed_engine):
         assert r.status_code == 200, r.text
         data = r.json()
         want = expected[question]
-        assert data["answer"] == want.answer and data["short_answer"] == want.short_answer
-        assert [c["quote"] for c in data["citations"]] == [c.quote for c in want.citations]
+        assert data["answer"] == want["answer"] and data["short_answer"] == want["short_answer"]
+        assert [c["quote"] for c in data["citations"]] == [c["quote"] for c in want["citations"]]
     # concurrent writes are serialized and leave a consistent index
     with ThreadPoolExecutor(max_workers=4) as pool:
         codes = list(pool.map(lambda i: httpx.post(live_server.url + "/api/documents", headers=AUTH, timeout=120, json={

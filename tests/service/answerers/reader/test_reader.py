@@ -202,3 +202,22 @@ def test_the_gate_sends_only_its_band_to_the_second_stage(seed_engine):
     finally:
         seed_engine.answerer = first
         second.close()
+
+
+def test_an_abstain_threshold_set_by_hand_holds_for_both_stages(seed_engine):
+    """CITEQA_ABSTAIN_THRESHOLD applies to every decision: a question the gate leaves to the first
+    stage is still abstained on below it (and answered above it)."""
+    first = seed_engine.answerer
+    second = ReaderRunner(ReaderModel(SHIPPED_DIR), name="test-reader-2")
+    base = second.model.calibration
+    second.model.calibration = {**base, "open_second": {**base["open"], "gate": {
+        "weights": base["open"]["weights"], "b": base["open"]["b"], "low": 0.0, "high": 0.0}}}
+    question = "When did real-time missile-data sharing start?"
+    try:
+        for threshold, abstained in ((1.0, True), (0.0, False)):
+            seed_engine.answerer = ReaderAnswerer(first.runner, threshold, second=second)
+            r, answer = seed_engine.answer(question)
+            assert answer.debug["stage"] == 1 and r.abstained is abstained
+    finally:
+        seed_engine.answerer = first
+        second.close()
