@@ -3,6 +3,7 @@ threshold rule (the best class-balanced score with few answerable questions abst
 training/reader/fit.py (the reader) and training/calibrate.py (the fallback); imports neither."""
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1, steps: int = 50)
         hess = xb.T @ (xb * (p * (1 - p))[:, None]) + reg
         beta -= np.linalg.solve(hess, grad)
     return float(beta[0]), beta[1:]
+
+
+def folds_by_article(articles: Sequence[str], answerable: np.ndarray, folds: int = 5, seed: int = 0):
+    """(train, test) masks of cross-validation by article (a fit never sees its test fold's articles),
+    skipping a fold without both answerable and unanswerable questions."""
+    names = sorted(set(articles))
+    random.Random(seed).shuffle(names)
+    fold_of = {a: i % folds for i, a in enumerate(names)}
+    fold = np.array([fold_of[a] for a in articles])
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        if answerable[test].any() and (~answerable[test]).any():
+            yield train, test
 
 
 def predict(bias: float, coef: np.ndarray, x: np.ndarray) -> np.ndarray:

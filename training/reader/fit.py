@@ -26,7 +26,7 @@ import numpy as np
 
 from eval import squad, squad_metrics as sm
 from training.reader import data as reader_data
-from training.logistic import choose, fit_logistic, predict
+from training.logistic import choose, fit_logistic, folds_by_article, predict
 from training.reader.train import DEFAULT_SQUAD2, DEFAULT_TRAIN, SPLIT_SEED, SQUAD2_HELDOUT
 from index.stores.manifest import write_json_atomic
 from service.answerers.reader.answerer import SECOND_KEY
@@ -64,15 +64,8 @@ def fit(rows: list[dict], features: list[str], max_false_abstain: float, folds: 
     b, w = logistic(everything)
     p = predict(b, w, x)
     t = choose(p, answerable, right, max_false_abstain)
-    articles = sorted({r["article"] for r in rows})
-    random.Random(seed).shuffle(articles)
-    fold_of = {art: i % folds for i, art in enumerate(articles)}
-    fold = np.array([fold_of[r["article"]] for r in rows])
     cv = []
-    for k in range(folds):
-        train, test = fold != k, fold == k
-        if not answerable[test].any() or not (~answerable[test]).any():
-            continue
+    for train, test in folds_by_article([r["article"] for r in rows], answerable, folds, seed):
         bk, wk = logistic(train)
         tk = choose(predict(bk, wk, x[train]), answerable[train], right[train], max_false_abstain)
         cv.append(evaluate(predict(bk, wk, x[test]), answerable[test], right[test], tk) | {"threshold": tk})

@@ -12,12 +12,10 @@ the median question at the first stage's latency). Cross-validated by article. P
 """
 from __future__ import annotations
 
-import random
-
 import numpy as np
 
 from eval import squad_metrics as sm
-from training.logistic import fit_logistic, predict
+from training.logistic import fit_logistic, folds_by_article, predict
 
 FIRST_FEATURES = ["margin1", "score1", "null1", "dense1"]
 SECOND_FEATURES = ["margin", "score", "null", "dense", "margin1"]
@@ -100,15 +98,8 @@ def fit_gate(rows: list[dict], max_false_abstain: float = 0.15, budget: float = 
     everything = np.ones(len(rows), dtype=bool)
     (b1, w1), (b2, w2), (low, high, t2) = one(everything)
     p1, p2 = predict(b1, w1, x1), predict(b2, w2, x2)
-    articles = sorted({r["article"] for r in rows})
-    random.Random(seed).shuffle(articles)
-    fold_of = {a: i % folds for i, a in enumerate(articles)}
-    fold = np.array([fold_of[r["article"]] for r in rows])
     cv = []
-    for k in range(folds):
-        train, test = fold != k, fold == k
-        if not answerable[test].any() or not (~answerable[test]).any():
-            continue
+    for train, test in folds_by_article([r["article"] for r in rows], answerable, folds, seed):
         (c1, v1), (c2, v2), band = one(train)
         cv.append(outcomes(predict(c1, v1, x1[test]), predict(c2, v2, x2[test]), right1[test], right2[test],
                            answerable[test], *band))
