@@ -64,8 +64,10 @@ def milvus_server(tmp_path_factory):
 
 
 def _milvus(uri: str) -> dict:
+    # replicas of the store under test; each reads with the first stage alone (as the suite's engines do,
+    # tests/conftest.py): the shipped second stage would add its 110 MB load to every replica
     return {"CITEQA_STORE": "milvus", "CITEQA_MILVUS_URI": uri, "CITEQA_MILVUS_REFRESH_S": "0.5",
-            "CITEQA_MILVUS_TIMEOUT_S": "3"}
+            "CITEQA_MILVUS_TIMEOUT_S": "3", "CITEQA_READER_SECOND": "false"}
 
 
 def _env(uri: str) -> dict:
