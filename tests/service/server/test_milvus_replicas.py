@@ -245,7 +245,9 @@ def test_a_store_that_stops_answering_is_a_503_not_a_500(tmp_path, embedder):
 
     proc, uri = _start_server(tmp_path / "data")
     try:
-        settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0)
+        # the call timeout of the replica tests (3 s): each of the three refused calls below waits it out
+        settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0,
+                                 milvus_timeout_s=3)
         idx = open_index(settings, embedder, create=True, for_writing=True)
         ingest(idx, [SEEDS], progress=False)
         engine = Engine(settings, embedder, idx)
