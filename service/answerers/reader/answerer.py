@@ -18,7 +18,7 @@ import numpy as np
 from index.stores.base import SentenceRow
 from service.answerers.base import ABSTAIN_TEXT, Answer, Answerer
 from service.answerers.citations import Quote, compose
-from service.answerers.reader.decode import Span, sigmoid
+from service.answerers.reader.decode import Span, logistic
 from service.answerers.reader.gate import Gate
 from service.answerers.reader.runner import ReaderRunner
 from service.pipeline.retrieval import Hit
@@ -50,7 +50,7 @@ class ReaderCalibration:
 
     def probability(self, margin: float, **features: float) -> float:
         features["margin"] = margin
-        return sigmoid(self.b + sum(w * features.get(k, 0.0) for k, w in self.weights))
+        return logistic(self.weights, self.b, features)
 
 
 def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:

@@ -72,3 +72,8 @@ def best_per_passage(spans: list[Span]) -> list[Span]:
 
 def sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def logistic(weights, b: float, features: dict) -> float:
+    """sigmoid(b + sum of weight * feature) over (name, weight) pairs; a missing feature counts 0."""
+    return sigmoid(b + sum(w * float(features.get(k) or 0.0) for k, w in weights))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from service.answerers.reader.decode import sigmoid
+from service.answerers.reader.decode import logistic
 
 Route = Literal["abstain", "reread", "answer"]
 
@@ -33,7 +33,7 @@ class Gate:
                    float(d["low"]), float(d["high"]))
 
     def probability(self, features: dict[str, float]) -> float:
-        return sigmoid(self.b + sum(w * float(features.get(k) or 0.0) for k, w in self.weights))
+        return logistic(self.weights, self.b, features)
 
     def route(self, p1: float) -> Route:
         if p1 < self.low:
