@@ -21,7 +21,7 @@ class Example:
     context: str
     answer_text: str | None  # None: no answer in this context
     answer_start: int | None
-    # answerable | paraphrased (answerable) | official_negative | other_paragraph | answer_removed |
+    # answerable | paraphrased, reworded (answerable) | official_negative | other_paragraph | answer_removed |
     # swapped | swapped_within | negated | antonym | antonym_wordnet
     kind: str
     article: str

