@@ -49,3 +49,26 @@ def test_examples_keep_the_answer_span_and_only_questions_of_the_given_articles(
     e = ex[0]
     assert e.context[e.answer_start:e.answer_start + len(e.answer_text)] == "911"
     assert len(reword.examples(f, [normandy_article], per_question=2)) == 2
+
+
+def test_the_held_out_measure_asks_each_question_with_its_first_kept_rewording(tmp_path, normandy_article):
+    from training.reader.reword_eval import pairs
+
+    f = tmp_path / "rw.jsonl"
+    f.write_text(json.dumps({"qid": "sqexp_1", "question": "When did the Normans settle in Normandy?",
+                             "reworded": ["Did the Normans settle in Normandy?",  # yes/no: not kept
+                                          "When did Norse newcomers make their home in Normandy?"],
+                             "kept": [False, True]}) + "\n"
+                 + json.dumps({"qid": "sqexp_2", "question": "Who was the first ruler of the Normans?",
+                               "reworded": ["Who was the first ruler of the Normans?"], "kept": [False]}) + "\n")
+    got = pairs(f, [normandy_article])
+    assert [(q["id"], w) for q, w in got] == [("sqexp_1", "When did Norse newcomers make their home in Normandy?")]
+    assert got[0][0]["answers"] == ["911"]
+
+
+def test_a_rewording_naming_part_of_the_answer_or_labelled_is_handled():
+    s = "The fear was noted by Dr. Cecil Cook in his report."
+    assert not reword.accept("Who noted this particular fear?", "Which report of Dr. Cook mentions this fear?",
+                             "Dr. Cecil Cook", s)
+    assert reword.replies("Question 1: What Buddhist sect was it?\nQuestion 2. Which school?") == [
+        "What Buddhist sect was it?", "Which school?"]

@@ -52,7 +52,7 @@ def answer_sentence(context: str, start: int) -> str:
 def clean(line: str) -> str:
     """One line of the model's reply as a question: without list marks, quotes or a label."""
     line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line.strip())
-    line = re.sub(r"^(new question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
+    line = re.sub(r"^(?:new |rewritten |reworded )?question\s*\d*\s*[:.)-]\s*", "", line, flags=re.I)
     return line.strip().strip('"“”\'').strip()
 
 
@@ -68,7 +68,7 @@ def replies(text: str) -> list[str]:
 
 def accept(question: str, reworded: str, answer: str, sentence: str) -> bool:
     """Keep a rewording that is a question of sensible length, asks the same kind of question (not a
-    yes/no one, no other when/where/who/why/how), does not hold the answer (unless the question did),
+    yes/no one, no other when/where/who/why/how), names none of the answer's words that the question lacked,
     keeps the question's numbers, and shares fewer of the answer sentence's content words than the
     question did (or at most one)."""
     if not reworded.endswith("?") or not 3 <= len(reworded.split()) <= 40:
@@ -80,8 +80,9 @@ def accept(question: str, reworded: str, answer: str, sentence: str) -> bool:
     wh_q, wh_r = set(WORD.findall(question.lower())) & _WH, set(WORD.findall(reworded.lower())) & _WH
     if wh_r and not wh_r & wh_q:  # "During what war…?" is not "When…?"
         return False
-    a = answer.lower().strip()
-    if a and a in reworded.lower() and a not in question.lower():
+    # none of the answer's words that the question lacked ("Which book does Dr. Cook mention?" for
+    # "Dr. Cecil Cook"): a question that names its answer teaches nothing
+    if (content_words(answer) - content_words(question)) & content_words(reworded):
         return False
     if not set(_NUMBER.findall(question)) <= set(_NUMBER.findall(reworded)):
         return False
@@ -117,7 +118,8 @@ def examples(path: str | Path, articles: list[dict], per_question: int = 2) -> l
                 continue
             # judged again here, so a stricter accept() applies to rewordings made before it
             sent = answer_sentence(e.context, e.answer_start)
-            kept = [q for q in r["reworded"] if accept(e.question, q, e.answer_text, sent)][:per_question]
+            got = [clean(q) for q in r["reworded"]]  # cleaned again too
+            kept = [q for q in got if accept(e.question, q, e.answer_text, sent)][:per_question]
             out += [Example(f"{e.qid}_rw{i}", q, e.context, e.answer_text, e.answer_start, "reworded", e.article)
                     for i, q in enumerate(kept)]
     return out
@@ -186,10 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--max-seconds", type=float, default=0)
     p.add_argument("--workers", type=int, default=1, help="requests in flight (the server's slots)")
+    p.add_argument("--heldout", action="store_true", help="reword questions of the held-out articles instead: "
+                   "a measure of paraphrase robustness on articles the reader never saw (never for training)")
     a = p.parse_args(argv)
     # the same split as train-reader's: no held-out article's question is reworded
-    train_articles, _ = data.split_articles(data.load_squad(a.train), HELDOUT_ARTICLES, SPLIT_SEED)
-    run(a.url, candidates(train_articles, a.n, a.seed), Path(a.out), a.temperature, a.max_seconds, a.workers)
+    train_articles, held = data.split_articles(data.load_squad(a.train), HELDOUT_ARTICLES, SPLIT_SEED)
+    run(a.url, candidates(held if a.heldout else train_articles, a.n, a.seed), Path(a.out), a.temperature, a.max_seconds, a.workers)
     return 0
 
 
