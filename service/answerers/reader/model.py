@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from service.answerers.reader import int8
 from service.answerers.reader.decode import Span, best_per_passage, window_span
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ class ReaderModel:
             if threads:
                 opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            # converted to uint8 weights where this CPU's int8 products would saturate (int8.py)
+            self._session = int8.session(onnx_path, opts)
             self._inputs = {i.name for i in self._session.get_inputs()}
             self._torch = None
             self.backend = "onnx"
