@@ -102,6 +102,20 @@ def candidates(articles: list[dict], n: int, seed: int) -> list[dict]:
              "sentence": answer_sentence(e.context, e.answer_start)} for e in pos[:n]]
 
 
+def kept(path: str | Path, known: dict[str, tuple[str, str, str]]) -> list[tuple[str, list[str]]]:
+    """(qid, its kept rewordings) for each line of a reword file whose qid is in `known` (qid ->
+    question, answer, answer sentence). Each rewording is cleaned and judged again here, so a
+    stricter accept() also applies to rewordings made before it."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["qid"] in known:
+                question, answer, sentence = known[r["qid"]]
+                out.append((r["qid"], [q for q in map(clean, r["reworded"]) if accept(question, q, answer, sentence)]))
+    return out
+
+
 def examples(path: str | Path, articles: list[dict], per_question: int = 2) -> list[Example]:
     """The kept rewordings of a reword file as `reworded` examples, at most `per_question` of each
     question: the question replaced, its paragraph and answer span as they were (only questions of
@@ -109,19 +123,12 @@ def examples(path: str | Path, articles: list[dict], per_question: int = 2) -> l
     from training.reader.data import answerable_examples
 
     by_id = {e.qid: e for e in answerable_examples(articles) if e.kind == "answerable"}
+    known = {q: (e.question, e.answer_text, answer_sentence(e.context, e.answer_start)) for q, e in by_id.items()}
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            e = by_id.get(r["qid"])
-            if e is None:
-                continue
-            # judged again here, so a stricter accept() applies to rewordings made before it
-            sent = answer_sentence(e.context, e.answer_start)
-            got = [clean(q) for q in r["reworded"]]  # cleaned again too
-            kept = [q for q in got if accept(e.question, q, e.answer_text, sent)][:per_question]
-            out += [Example(f"{e.qid}_rw{i}", q, e.context, e.answer_text, e.answer_start, "reworded", e.article)
-                    for i, q in enumerate(kept)]
+    for qid, good in kept(path, known):
+        e = by_id[qid]
+        out += [Example(f"{qid}_rw{i}", q, e.context, e.answer_text, e.answer_start, "reworded", e.article)
+                for i, q in enumerate(good[:per_question])]
     return out
 
 

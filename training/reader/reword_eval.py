@@ -16,24 +16,15 @@ from pathlib import Path
 
 from eval import squad
 from training.reader import data
-from training.reader.reword import accept, answer_sentence, clean
+from training.reader.reword import answer_sentence, kept
 
 
 def pairs(path: str | Path, articles: list[dict]) -> list[tuple[dict, str]]:
     """(question row as eval.squad.questions gives it, its first kept rewording)."""
     rows = {q["id"]: q for q in squad.questions(articles) if q["answerable"]}
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            q = rows.get(r["qid"])
-            if q is None:
-                continue
-            sent = answer_sentence(q["context"], q["context"].find(q["answers"][0]))
-            kept = [w for w in map(clean, r["reworded"]) if accept(q["question"], w, q["answers"][0], sent)]
-            if kept:
-                out.append((q, kept[0]))
-    return out
+    known = {i: (q["question"], q["answers"][0], answer_sentence(q["context"], q["context"].find(q["answers"][0])))
+             for i, q in rows.items()}
+    return [(rows[qid], good[0]) for qid, good in kept(path, known) if good]
 
 
 def summary(rows: list[dict]) -> dict:
