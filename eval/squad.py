@@ -39,14 +39,12 @@ def load(path: str | Path) -> list[dict]:
 def answer_sentence(context: str, answer: dict) -> str | None:
     """The sentence of the context that holds the answer's first character (the sentence spans the
     training negatives cut answers out by)."""
-    from training.reader.examples import sentence_spans
+    from training.reader.examples import answer_sentence as at
 
     a0 = answer.get("answer_start")
     if a0 is None or a0 < 0:
         a0 = context.find(answer["text"])
-    if a0 < 0:
-        return None
-    return next((context[s:e] for s, e in sentence_spans(context) if s <= a0 < e), None)
+    return at(context, a0) if a0 >= 0 else None
 
 
 def questions(articles: list[dict], limit: int | None = None) -> list[dict]:

@@ -21,36 +21,30 @@ class Embedder:
 
     def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32, quantize: bool = False,
                  backend: str = "auto", onnx_cache_dir: Path | str | None = None, threads: int = 0):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
-
         self.model_path = Path(model_path)
         if not (self.model_path / "config.json").exists() and not (self.model_path / "modules.json").exists():
             raise FileNotFoundError(f"no sentence-transformers model in {self.model_path}")
         self.model_name = model_name or self.model_path.name
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(self.model_path), device="cpu")
-        self.dim = int(self._model.get_embedding_dimension())
-        self.max_seq_length = int(self._model.max_seq_length)
+        self._model = None  # the SentenceTransformer, loaded only for the torch path or a first export
         self._lock = threading.Lock()  # a torch module is not re-entrant across threads
         if backend not in ("auto", "onnx", "torch"):
             raise ValueError(f"embedding backend must be auto, onnx or torch, not {backend!r}")
         # ONNX Runtime computes the same vectors (cosine > 0.99999 to torch's, tested) ~1.7x faster;
         # "auto" falls back to torch when it cannot. int8 there is ONNX Runtime's per-channel
-        # dynamic quantization of the exported graph (the name gets "+int8": an index never mixes them)
+        # dynamic quantization of the exported graph (the name gets "+int8": an index never mixes them).
+        # Once the graph is exported, this path imports neither torch nor sentence-transformers.
         self._onnx = None
         self.backend = "torch"
         if backend != "torch":
-            import torch
-
-            from index.embedding.onnx_runtime import OnnxEncoder, Unsupported
+            from index.embedding.onnx_runtime import OnnxEncoder, Unsupported, layout
 
             cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
             try:
-                self._onnx = OnnxEncoder(self._model, self.model_path, cache, threads=threads or torch.get_num_threads(),
-                                         quantize=quantize)
+                self._onnx = OnnxEncoder(self.model_path, cache, threads=threads or _cores(), quantize=quantize,
+                                         st_model=self._st)
+                info = layout(self.model_path)
+                self.dim, self.max_seq_length = info["dim"], info["max_seq_length"]
                 self.backend = "onnx"
                 if quantize and not self.model_name.endswith("+onnx-int8"):  # a name given whole is kept
                     self.model_name += "+onnx-int8"
@@ -59,6 +53,9 @@ class Embedder:
                 if backend == "onnx":
                     raise ValueError(f"the ONNX backend cannot run this model: {exc}") from exc
                 log.warning("embedding with torch instead of ONNX Runtime: %s", exc)
+        model = self._st()
+        self.dim = int(model.get_embedding_dimension())
+        self.max_seq_length = int(model.max_seq_length)
         if quantize:
             # int8 dynamic quantization of the Linear layers: ~2.4x faster on CPU, vectors move a
             # little (the name changes, so an index never mixes the two; see README for the eval)
@@ -68,9 +65,19 @@ class Embedder:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._model = torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
+                self._model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
             if not self.model_name.endswith("+int8"):
                 self.model_name += "+int8"
+
+    def _st(self):
+        """The sentence-transformers model (torch), loaded on first use."""
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+            self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        return self._model
 
     @classmethod
     def from_settings(cls, settings, threads: int = 0) -> "Embedder":
@@ -96,7 +103,7 @@ class Embedder:
 
     @property
     def tokenizer(self):
-        return self._model.tokenizer
+        return self._onnx.tokenizer if self._onnx is not None else self._st().tokenizer
 
     def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         if not texts:
@@ -106,7 +113,7 @@ class Embedder:
         with self._lock:
             if self._onnx is not None:
                 return self._onnx.encode(texts, self.batch_size, progress)
-            vecs = self._model.encode(
+            vecs = self._st().encode(
                 texts,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
@@ -114,3 +121,10 @@ class Embedder:
                 show_progress_bar=progress,  # a tqdm bar, on a terminal only
             )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -36,37 +36,65 @@ def _weights_digest(model_dir: Path) -> str:
     raise Unsupported(f"no weights file in {model_dir}")
 
 
-def _pooling(st_model) -> tuple[str, bool]:
-    """('mean' | 'cls', normalize) from the model's modules, or Unsupported."""
-    from sentence_transformers.models import Normalize, Pooling, Transformer
+def layout(model_dir: Path) -> dict:
+    """What the ONNX path needs from a sentence-transformers folder, read from its files (so a
+    service start does not import sentence-transformers, ~7 s on 2 cores): pooling 'mean' | 'cls',
+    normalize, max_seq_length, dim. Unsupported for anything but transformer + pooling (+ normalize)."""
+    import json
 
-    modules = list(st_model)
-    if not modules or not isinstance(modules[0], Transformer):
+    def read(name: str) -> dict | list:
+        try:
+            return json.loads((model_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise Unsupported(f"cannot read {name}: {exc}") from exc
+
+    modules = read("modules.json")
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]  # "sentence_transformers.models.Pooling"
+    if not kinds or kinds[0] != "Transformer":
         raise Unsupported("the first module is not a transformer")
-    rest = modules[1:]
-    normalize = bool(rest) and isinstance(rest[-1], Normalize)
-    if normalize:
-        rest = rest[:-1]
-    if len(rest) != 1 or not isinstance(rest[0], Pooling):
+    normalize = kinds[-1] == "Normalize"
+    if kinds[1:len(kinds) - normalize] != ["Pooling"]:
         raise Unsupported("only transformer + pooling (+ normalize) models are supported")
-    mode = rest[0].get_config_dict().get("pooling_mode")
+    cfg = read(f"{modules[1].get('path', '')}/config.json")
+    mode = cfg.get("pooling_mode")  # newer files name it; older ones set one pooling_mode_* flag
+    if mode is None:
+        on = [k for k, v in cfg.items() if k.startswith("pooling_mode_") and v is True]
+        mode = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(on[0]) if len(on) == 1 else on
     if mode not in ("mean", "cls"):
         raise Unsupported(f"pooling mode {mode!r}")
-    return mode, normalize
+    max_len = read("sentence_bert_config.json").get("max_seq_length")
+    dim = cfg.get("word_embedding_dimension")
+    if not max_len or not dim:
+        raise Unsupported("no max_seq_length or embedding dimension in the model's files")
+    return {"mode": mode, "normalize": normalize, "max_seq_length": int(max_len), "dim": int(dim)}
+
+
+def load_tokenizer(model_dir: Path):
+    """The model's fast tokenizer from its tokenizer.json, without AutoTokenizer (which imports
+    torch): the same word pieces, offsets and token types (tested)."""
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast.from_pretrained(str(model_dir),
+                                                   model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
 class OnnxEncoder:
-    def __init__(self, st_model, model_dir: Path, cache_dir: Path, threads: int, quantize: bool = False):
+    def __init__(self, model_dir: Path, cache_dir: Path, threads: int, quantize: bool = False, st_model=None):
+        """`st_model`: a callable giving the loaded SentenceTransformer, needed only to export the
+        graph once; a cached export runs without it."""
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # noqa: F401
         except ImportError as exc:
             raise Unsupported("onnxruntime is not installed") from exc
-        self.tokenizer = st_model.tokenizer
-        self.max_length = int(st_model.max_seq_length)
-        self.mode, self.normalize = _pooling(st_model)
-        self.path = Path(cache_dir) / f"{Path(model_dir).name}-{_weights_digest(Path(model_dir))}.onnx"
+        model_dir = Path(model_dir)
+        info = layout(model_dir)
+        self.mode, self.normalize, self.max_length = info["mode"], info["normalize"], info["max_seq_length"]
+        self.tokenizer = load_tokenizer(model_dir)
+        self.path = Path(cache_dir) / f"{model_dir.name}-{_weights_digest(model_dir)}.onnx"
         if not self.path.exists():
-            self._export(st_model)
+            if st_model is None:
+                raise Unsupported("no exported graph and no model to export it from")
+            self._export(st_model())
         if quantize:
             self.path = self._quantized(self.path)
         self.threads = max(1, threads)

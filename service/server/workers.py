@@ -59,14 +59,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 def worker_app():
     """The app of one worker process (uvicorn's factory): engine loaded before serving."""
-    import torch
-
     from service.server.app import create_app
 
     settings = Settings()
     # The cores are shared out: two processes each running the model on every core make four
     # OpenMP threads fight over two cores, and throughput at 8 clients fell to a third (measured).
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
+    # The ONNX models take their threads from the settings; torch (a checkpoint reader) reads this
+    # when it is first imported, so a worker that never needs torch does not pay its import.
+    share = str(max(1, (os.cpu_count() or 1) // settings.workers))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(share))
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", share)
     return create_app(settings, load_before_serving=True)
 
 

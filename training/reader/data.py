@@ -25,11 +25,11 @@ import gzip
 import json
 import random
 from dataclasses import asdict
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from training.reader.examples import STOP, SWAPPABLE, WORD, Example, sentence_spans
+from training.reader.examples import STOP, SWAPPABLE, WORD, Example, content_words, sentence_spans
 
 # capitalised only because they open a sentence: not names to swap in
 LEADERS = STOP | frozenset("each in on after before during while however although since many some most "
@@ -106,11 +106,6 @@ def is_official(article: dict) -> bool:
     return not any(q["id"].startswith("sqexp") for p in article["paragraphs"] for q in p["qas"])
 
 
-@lru_cache(maxsize=65536)
-def _words(text: str) -> frozenset[str]:
-    return frozenset(w for w in WORD.findall(text.lower()) if w not in STOP)
-
-
 def answerable_examples(articles: list[dict]) -> list[Example]:
     out = []
     for art in articles:
@@ -129,12 +124,12 @@ def answerable_examples(articles: list[dict]) -> list[Example]:
 
 
 def other_paragraph(ex: Example, paragraphs: list[str], rng: random.Random) -> Example | None:
-    qwords = _words(ex.question)
+    qwords = content_words(ex.question)
     best, best_overlap = None, -1
     for ctx in paragraphs:
         if ctx == ex.context or ex.answer_text.lower() in ctx.lower():
             continue
-        overlap = len(qwords & _words(ctx)) + rng.random() * 0.5  # random tie-break
+        overlap = len(qwords & content_words(ctx)) + rng.random() * 0.5  # random tie-break
         if overlap > best_overlap:
             best, best_overlap = ctx, overlap
     if best is None:

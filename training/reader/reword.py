@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from training.reader.examples import STOP, WORD, Example, sentence_spans
+from training.reader.examples import WORD, Example, content_words
+from training.reader.examples import answer_sentence as sentence_at
 
 # the answer sentence is not shown: shown it, the model copies its words back into the question
 SYSTEM = "You rephrase questions. You never copy the wording you are given."
@@ -38,15 +39,9 @@ _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will
 _WH = frozenset("when where who whom whose why how".split())  # "what"/"which" can ask for anything
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if w not in STOP}
-
-
 def answer_sentence(context: str, start: int) -> str:
-    for s, e in sentence_spans(context):
-        if s <= start < e:
-            return context[s:e]
-    return context
+    """The answer's sentence, or the whole context where the sentence split finds none."""
+    return sentence_at(context, start) or context
 
 
 def clean(line: str) -> str:

@@ -221,3 +221,18 @@ def test_an_abstain_threshold_set_by_hand_holds_for_both_stages(seed_engine):
     finally:
         seed_engine.answerer = first
         second.close()
+
+
+def test_the_tokenizer_gives_autotokenizers_windows(reader):
+    """The reader loads its tokenizer.json without AutoTokenizer (which imports torch): the same
+    word pieces, offsets and windows over a long passage."""
+    from transformers import AutoTokenizer
+
+    theirs = AutoTokenizer.from_pretrained(str(SHIPPED_DIR))
+    questions, passages = ["Who was Rollo?", "When?"], [NORMANS * 8, "Short passage."]
+    kw = dict(truncation="only_second", max_length=128, stride=32, return_overflowing_tokens=True,
+              return_offsets_mapping=True)
+    a, b = reader.tokenizer(questions, passages, **kw), theirs(questions, passages, **kw)
+    assert len(b["input_ids"]) > 3  # the long passage was cut into windows
+    assert all(a[k] == b[k] for k in b.keys())
+    assert all(a.sequence_ids(k) == b.sequence_ids(k) for k in range(len(b["input_ids"])))
