@@ -56,6 +56,23 @@ def seed_engine(seed_settings, embedder):
 
 
 @pytest.fixture(scope="session")
+def milvus_seed_engine(tmp_path_factory, embedder):
+    """The seeds in a Milvus store (milvus-lite) and its engine, shared by the parity tests."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    from index.ingest import ingest
+    from index.stores.factory import open_index
+    from service.engine import Engine
+
+    settings = make_settings(tmp_path_factory.mktemp("seed-milvus") / "index", store="milvus")
+    idx = open_index(settings, embedder, create=True, for_writing=True)
+    ingest(idx, [SEEDS], progress=False)
+    engine = Engine(settings, embedder, idx)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
 def extractive_engine(seed_settings, embedder):
     """The same index answered by the heuristic fallback answerer (tests of that answerer)."""
     from service.engine import Engine

@@ -44,14 +44,18 @@ def test_answers_quote_the_article_and_short_answers_lie_in_them(summary):
         assert r["short_answer"] and sm.normalize(r["short_answer"]) in sm.normalize(strip_markers(r["answer"]))
 
 
-def test_the_milvus_store_gives_the_same_figures(summary, tmp_path_factory):
-    """The same limited run with CITEQA_STORE=milvus (milvus-lite): every figure within about one
-    question of the embedded store's (candidates come from another engine's BM25; the rest is citeqa's)."""
+def test_the_milvus_store_gives_the_same_answers(summary, tmp_path_factory):
+    """Every third question of the run again with CITEQA_STORE=milvus (milvus-lite): the same
+    abstentions, answers containing the gold and evidence in the top 5 but for about one question in
+    thirty (candidates come from another engine's BM25; the rest is citeqa's). A third of the run
+    keeps the suite's time; tests/eval/test_store_parity.py compares the team set's figures."""
     pytest.importorskip("milvus_lite")
-    s, _ = summary
+    _, rows = summary
     arts = [a for a in squad.load(squad.DEV6) if a["title"] in ARTICLES]
-    qs = squad.questions(arts)[::3]
-    m = sm.open_summary(squad.run_open(arts, qs, workdir=tmp_path_factory.mktemp("squad-milvus"), progress=False,
-                                       store="milvus"))
-    apart = {k: (s[k], m[k]) for k in (*FLOORS, *CEILINGS) if abs(s[k] - m[k]) > 0.02}
-    assert not apart, apart
+    qs = squad.questions(arts)[::9]
+    mine = rows[::3]
+    assert [r["id"] for r in mine] == [q["id"] for q in qs]
+    theirs = squad.run_open(arts, qs, workdir=tmp_path_factory.mktemp("squad-milvus"), progress=False, store="milvus")
+    key = lambda r: (r["abstained"], r["contains"], r["ev5"])  # noqa: E731
+    apart = [(a["question"], key(a), key(b)) for a, b in zip(mine, theirs) if key(a) != key(b)]
+    assert len(apart) <= max(2, len(qs) // 30), apart

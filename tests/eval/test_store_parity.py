@@ -1,28 +1,24 @@
 """The team's question set through the harness over a Milvus store (milvus-lite) gives the embedded
-store's figures: retrieval and accuracy alike, abstentions within one question."""
+store's figures (retrieval and accuracy alike, abstentions within one question) and answers."""
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SEEDS, make_settings
 
 pytest.importorskip("milvus_lite")
 
 
-def test_team_set_figures_match_the_embedded_store(eval_result, questions, tmp_path, embedder):
+def test_team_set_figures_match_the_embedded_store(eval_result, questions, milvus_seed_engine):
     from eval.harness import run_eval
-    from index.stores.factory import open_index
-    from index.ingest import ingest
-    from service.engine import Engine
 
-    settings = make_settings(tmp_path / "index", store="milvus")
-    idx = open_index(settings, embedder, create=True, for_writing=True)
-    ingest(idx, [SEEDS], progress=False)
-    engine = Engine(settings, embedder, idx)
-    try:
-        got = run_eval(engine, questions, progress=False)
-    finally:
-        engine.close()
+    got = run_eval(milvus_seed_engine, questions, progress=False)
+    # question by question: the same abstentions and the same quoted, cited sentences but for about one
+    # in twenty (BM25 differs in detail: FTS5's porter and column weights vs Milvus' BM25, so the reader
+    # may get the passages in another order, and then a short answer's bounds can move: 6 of 98 did on
+    # an AVX2 machine, all within the same sentence; short accuracy is compared below)
+    key = lambda r: (r["raw_abstained"], r["raw_answer"])  # noqa: E731
+    same = sum(key(a) == key(b) for a, b in zip(eval_result["questions"], got["questions"]))
+    assert same >= 0.95 * len(questions), same
     a, b = eval_result["headline"], got["headline"]
     from eval.scoring import TYPED_KINDS
 

@@ -80,16 +80,18 @@ def assert_complete(index_dir: Path, embedder, n_docs: int) -> None:
 
 
 def test_sigkill_at_any_phase_leaves_a_loadable_complete_index(tmp_path, index_copy, embedder):
-    corpus = tmp_path / "big"
-    generate_corpus(corpus, 120)  # enough to still be embedding 1 s in (int8, one pass: ~120 chunks/s)
+    big, small = tmp_path / "big", tmp_path / "small"
+    generate_corpus(big, 120)  # enough to still be embedding 1 s in (int8, one pass: ~120 chunks/s)
+    # the later phases are reached only after every file is embedded: a small corpus gets there sooner
+    generate_corpus(small, 20, seed=8)
     before = 5  # the seed index
 
     # killed while embedding, and again right as the write transaction starts
-    assert run_and_kill_at("embedding", corpus, index_copy, delay=1.0)
+    assert run_and_kill_at("embedding", big, index_copy, delay=1.0)
     assert_complete(index_copy, embedder, before)
-    assert run_and_kill_at("writing", corpus, index_copy)
+    assert run_and_kill_at("writing", small, index_copy)
     assert_complete(index_copy, embedder, before)
 
     # killed after the commit, while the dense index file is being brought up to date
-    run_and_kill_at("committed generation", corpus, index_copy)
-    assert_complete(index_copy, embedder, before + 120)
+    run_and_kill_at("committed generation", small, index_copy)
+    assert_complete(index_copy, embedder, before + 20)

@@ -17,21 +17,9 @@ BACKENDS = ("embedded", "milvus")
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, embedder):
-    """A seed index and its engine per backend."""
-    from service.engine import Engine
-
-    out = {}
-    for backend in BACKENDS:
-        d = tmp_path_factory.mktemp(f"store-{backend}") / "index"
-        settings = make_settings(d, store=backend)
-        idx = open_index(settings, embedder, create=True, for_writing=True)
-        ingest(idx, [SEEDS], progress=False)
-        idx.close()
-        out[backend] = Engine.load(settings, embedder=embedder)
-    yield out
-    for e in out.values():
-        e.close()
+def engines(seed_engine, milvus_seed_engine):
+    """The seed index's engine per backend (the suite's shared ones: read them only)."""
+    return {"embedded": seed_engine, "milvus": milvus_seed_engine}
 
 
 def _writable(tmp_path, embedder, backend: str):
@@ -70,23 +58,6 @@ def test_dense_candidates_are_the_same(engines):
         assert len(da) == len(db) == 10
         assert _spans(a, da) == _spans(b, db)
         assert np.allclose([s for _, s in da], [s for _, s in db], atol=1e-5)
-
-
-def test_answers_are_the_same_on_the_team_questions(engines):
-    """The same short answers, abstentions and cited spans on the team's questions (the first 40)."""
-    import json
-
-    from service.config import REPO_ROOT
-
-    questions = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "questions.jsonl").open()][:40]
-    a, b = (engines[k] for k in BACKENDS)
-    same = 0
-    for q in questions:
-        ra, rb = a.ask(q), b.ask(q)
-        key = lambda r: (r.short_answer, r.abstained, [(c.doc_id, c.start, c.end) for c in r.citations])  # noqa: E731
-        same += key(ra) == key(rb)
-    # BM25 differs in detail (FTS5's porter and column weights vs Milvus' BM25 over citeqa's stems)
-    assert same >= 0.95 * len(questions), same
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

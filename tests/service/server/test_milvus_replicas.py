@@ -96,36 +96,6 @@ def _start_replicas(seeded, tmp_path, servers: list) -> list:
     return servers
 
 
-def test_two_replicas_see_each_others_writes(seeded, tmp_path):
-    servers = []
-    try:
-        a, b = _start_replicas(seeded, tmp_path, servers)
-        for s in servers:  # both serve the shared seeds
-            r = httpx.post(s.url + "/api/ask", json={"question": ANCHOR_QUESTION}, timeout=60).json()
-            assert r["short_answer"] == "December 2023"
-        doc = {"doc_id": "quillport", "title": "Quillport harbour",
-               "text": "The harbour of Quillport shipped 4,200 tonnes of zinc in May 2024."}
-        assert httpx.post(a.url + "/api/documents", json=doc, headers=AUTH, timeout=120).status_code == 201
-        answer = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            r = httpx.post(b.url + "/api/ask", json={"question": "How many tonnes of zinc did Quillport ship?"},
-                           timeout=60).json()
-            answer = r["short_answer"]
-            if answer == "4,200":
-                break
-            time.sleep(0.25)
-        assert answer == "4,200" and r["citations"][0]["doc_id"] == "quillport"
-        assert httpx.delete(b.url + "/api/documents/quillport", headers=AUTH, timeout=60).status_code == 200
-        deadline = time.monotonic() + 10
-        while httpx.get(a.url + "/api/documents/quillport", timeout=30).status_code != 404:
-            assert time.monotonic() < deadline, "replica a still lists the document replica b deleted"
-            time.sleep(0.25)
-    finally:
-        for s in servers:
-            s.stop()
-
-
 def test_a_replica_killed_mid_upload_leaves_no_partial_document(seeded, tmp_path):
     """SIGKILL a `citeqa serve` replica while its upload's rows are going into Milvus (small insert
     batches make that phase last); the other replica never lists or cites the document."""
@@ -249,7 +219,8 @@ def test_a_store_that_stops_answering_is_a_503_not_a_500(tmp_path, embedder):
         settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0,
                                  milvus_timeout_s=3)
         idx = open_index(settings, embedder, create=True, for_writing=True)
-        ingest(idx, [SEEDS], progress=False)
+        # the anchor's article alone: the store going away is the point, not the corpus
+        ingest(idx, [next(p for p in sorted(SEEDS.glob("*.txt")) if "December 2023" in p.read_text())], progress=False)
         engine = Engine(settings, embedder, idx)
         with TestClient(create_app(keyed(settings), engine=engine)) as c:
             assert c.post("/api/ask", json={"question": ANCHOR_QUESTION}).json()["short_answer"] == "December 2023"
@@ -269,19 +240,34 @@ def _ask(server, question: str) -> httpx.Response:
     return httpx.post(server.url + "/api/ask", json={"question": question}, timeout=60)
 
 
-def test_the_engine_killed_and_restarted_under_two_replicas(milvus_server, seeded, tmp_path):
-    """SIGKILL the engine while two replicas serve: their asks and writes are 503s naming the store
-    within the call timeout (3 s here), they answer again once it is back, with no restart of
-    citeqa, and every write acknowledged before the kill (an add through one replica, a delete
-    through the other) is there after it."""
+def _until(check, seconds: float = 10.0):
+    """Polls `check()` until it returns something truthy (a replica refreshes every 0.5 s here)."""
+    deadline = time.monotonic() + seconds
+    while not (got := check()):
+        assert time.monotonic() < deadline, "another replica's write was not seen in time"
+        time.sleep(0.25)
+    return got
+
+
+def test_two_replicas_see_each_others_writes_and_outlive_the_engine(milvus_server, seeded, tmp_path):
+    """Two replicas on one store: both serve the shared seeds, each sees the other's add and delete
+    (and answers from the added document). Then SIGKILL the engine while they serve: their asks and
+    writes are 503s naming the store within the call timeout (3 s here), they answer again once it
+    is back, with no restart of citeqa, and every write acknowledged before the kill is there after it."""
     servers = []
     try:
         a, b = _start_replicas(seeded, tmp_path, servers)
+        for s in servers:  # both serve the shared seeds
+            assert _ask(s, ANCHOR_QUESTION).json()["short_answer"] == "December 2023"
         zinc = {"doc_id": "ferrowick", "title": "Ferrowick mill", "text": "The Ferrowick mill ground 730 tonnes of rye in June 2024."}
         gone = {"doc_id": "brackmoor", "title": "Brackmoor", "text": "Brackmoor's ferry carried 51 carts in 2021."}
         assert httpx.post(a.url + "/api/documents", json=zinc, headers=AUTH, timeout=120).status_code == 201
         assert httpx.post(a.url + "/api/documents", json=gone, headers=AUTH, timeout=120).status_code == 201
+        rye = "How many tonnes of rye did the Ferrowick mill grind?"
+        r = _until(lambda: (r := _ask(b, rye).json())["short_answer"] and "730" in r["short_answer"] and r)
+        assert r["citations"][0]["doc_id"] == "ferrowick"
         assert httpx.delete(b.url + "/api/documents/brackmoor", headers=AUTH, timeout=60).status_code == 200
+        _until(lambda: httpx.get(a.url + "/api/documents/brackmoor", timeout=30).status_code == 404)
 
         milvus_server.kill()
         for s in servers:
