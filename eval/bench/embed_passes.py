@@ -116,7 +116,7 @@ def options(embedder, threads: int, work: Path) -> dict:
     fp32 = onnx.path.with_name(onnx.path.name.replace("-int8", ""))
     wide = _with_session(onnx, onnx._session(threads))
 
-    st = embedder._model
+    st = embedder._st()  # the torch model, loaded for this option only
 
     def bf16(texts):
         with torch.autocast("cpu", dtype=torch.bfloat16):
