@@ -49,6 +49,12 @@ def test_examples_keep_the_answer_span_and_only_questions_of_the_given_articles(
     e = ex[0]
     assert e.context[e.answer_start:e.answer_start + len(e.answer_text)] == "911"
     assert len(reword.examples(f, [normandy_article], per_question=2)) == 2
+    # a gzipped reword file (as training/data/ keeps them) reads the same
+    import gzip
+
+    gz = tmp_path / "rw.jsonl.gz"
+    gz.write_bytes(gzip.compress(f.read_bytes()))
+    assert reword.examples(gz, [normandy_article], per_question=2) == reword.examples(f, [normandy_article], per_question=2)
 
 
 def test_the_held_out_measure_asks_each_question_with_its_first_kept_rewording(tmp_path, normandy_article):

@@ -16,6 +16,7 @@ turns the kept ones into examples of the kind `reworded`. Nothing here runs in t
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import re
@@ -100,9 +101,10 @@ def candidates(articles: list[dict], n: int, seed: int) -> list[dict]:
 def kept(path: str | Path, known: dict[str, tuple[str, str, str]]) -> list[tuple[str, list[str]]]:
     """(qid, its kept rewordings) for each line of a reword file whose qid is in `known` (qid ->
     question, answer, answer sentence). Each rewording is cleaned and judged again here, so a
-    stricter accept() also applies to rewordings made before it."""
+    stricter accept() also applies to rewordings made before it. A `.gz` file is read as gzip
+    (training/data/ keeps the made ones so)."""
     out = []
-    with open(path, encoding="utf-8") as fh:
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
             if r["qid"] in known:
