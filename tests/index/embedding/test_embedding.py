@@ -245,8 +245,8 @@ def test_the_tokenizer_is_the_one_sentence_transformers_loads():
 
 def test_a_service_start_imports_neither_torch_nor_sentence_transformers(embedder):
     """The export is cached (the session's embedder made it): embedder and reader load on ONNX
-    Runtime alone, which took a `citeqa serve` start from ~9.7 s to ~7 s and `citeqa ingest` of the
-    seeds from 13 s to 6.4 s on 2 AVX2 cores."""
+    Runtime alone, which took a `citeqa serve` start from ~10 s to 5-6 s and `citeqa ingest` of the
+    seeds from ~10 s to ~5 s on 2 AVX2 cores."""
     import subprocess
     import sys
 
