@@ -37,14 +37,13 @@ class Embedder:
         self._onnx = None
         self.backend = "torch"
         if backend != "torch":
-            from index.embedding.onnx_runtime import OnnxEncoder, Unsupported, layout
+            from index.embedding.onnx_runtime import OnnxEncoder, Unsupported
 
             cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
             try:
                 self._onnx = OnnxEncoder(self.model_path, cache, threads=threads or _cores(), quantize=quantize,
                                          st_model=self._st)
-                info = layout(self.model_path)
-                self.dim, self.max_seq_length = info["dim"], info["max_seq_length"]
+                self.dim, self.max_seq_length = self._onnx.dim, self._onnx.max_length
                 self.backend = "onnx"
                 if quantize and not self.model_name.endswith("+onnx-int8"):  # a name given whole is kept
                     self.model_name += "+onnx-int8"

@@ -70,8 +70,8 @@ def layout(model_dir: Path) -> dict:
 
 
 def load_tokenizer(model_dir: Path):
-    """The model's fast tokenizer from its tokenizer.json, without AutoTokenizer (which imports
-    torch): the same word pieces, offsets and token types (tested)."""
+    """A model folder's fast tokenizer from its tokenizer.json (the embedder's and the readers'),
+    without AutoTokenizer (which imports torch): the same word pieces, offsets and token types (tested)."""
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast.from_pretrained(str(model_dir),
@@ -88,7 +88,8 @@ class OnnxEncoder:
             raise Unsupported("onnxruntime is not installed") from exc
         model_dir = Path(model_dir)
         info = layout(model_dir)
-        self.mode, self.normalize, self.max_length = info["mode"], info["normalize"], info["max_seq_length"]
+        self.mode, self.normalize, self.max_length, self.dim = (info["mode"], info["normalize"], info["max_seq_length"],
+                                                                info["dim"])
         self.tokenizer = load_tokenizer(model_dir)
         self.path = Path(cache_dir) / f"{model_dir.name}-{_weights_digest(model_dir)}.onnx"
         if not self.path.exists():

@@ -66,11 +66,11 @@ def worker_app():
     # OpenMP threads fight over two cores, and throughput at 8 clients fell to a third (measured).
     # The ONNX models take their threads from the settings; torch (a checkpoint reader) reads this
     # when it is first imported, so a worker that never needs torch does not pay its import.
-    share = str(max(1, (os.cpu_count() or 1) // settings.workers))
+    share = max(1, (os.cpu_count() or 1) // settings.workers)
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(int(share))
+        sys.modules["torch"].set_num_threads(share)
     else:
-        os.environ.setdefault("OMP_NUM_THREADS", share)
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))
     return create_app(settings, load_before_serving=True)
 
 

@@ -16,21 +16,23 @@ exported, and a VNNI CPU keeps the faster kernel.
 from __future__ import annotations
 
 import platform
+from functools import lru_cache
 from pathlib import Path
 
 _VNNI = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-def cpu_flags() -> set[str]:
+@lru_cache(maxsize=1)  # every reader session asks; the CPU does not change
+def cpu_flags() -> frozenset[str]:
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
     except OSError:
-        return set()
+        return frozenset()
     line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+    return frozenset(line.partition(":")[2].split())
 
 
-def needs_exact_int8(flags: set[str] | None = None, machine: str | None = None) -> bool:
+def needs_exact_int8(flags: frozenset[str] | set[str] | None = None, machine: str | None = None) -> bool:
     """True on an x86 CPU whose int8 products saturate (no VNNI). Other CPUs are left alone."""
     machine = (machine or platform.machine()).lower()
     if machine not in ("x86_64", "amd64", "i686", "x86"):

@@ -49,16 +49,15 @@ class Features:
 class ReaderModel:
     def __init__(self, model_dir: Path, threads: int = 0, max_length: int = 256, stride: int = 96,
                  max_answer_tokens: int = 30, max_question_tokens: int = 64):
-        from transformers import PreTrainedTokenizerFast
+        from index.embedding.onnx_runtime import load_tokenizer
 
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "tokenizer.json").exists():
             raise ReaderUnavailable(f"no reader model in {self.model_dir}")
-        # not AutoTokenizer, which imports torch (~2 s a start): the same tokenizer.json gives the same
-        # word pieces, offsets and windows (tests/service/answerers/reader/test_model.py); token types
-        # always come back (BERT's are fed, MPNet's are not: see forward)
-        self.tokenizer = PreTrainedTokenizerFast.from_pretrained(
-            str(self.model_dir), model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+        # the embedder's loader, not AutoTokenizer (which imports torch): the same word pieces, offsets
+        # and windows (tests/service/answerers/reader/test_reader.py); token types always come back
+        # (BERT's are fed, MPNet's are not: see forward)
+        self.tokenizer = load_tokenizer(self.model_dir)
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
         self.max_question_tokens = max_question_tokens
         onnx_path = self.model_dir / ONNX_NAME
