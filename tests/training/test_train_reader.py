@@ -79,16 +79,12 @@ def test_the_shipped_model_recovers_into_a_checkpoint_that_reads_alike(tmp_path)
     assert shipped.run(off, [passage])[0].margin < 0 and recovered.run(off, [passage])[0].margin < 0
 
 
-def test_a_base_without_token_types_trains_exports_and_reads(tmp_path, normandy_article):
-    """MPNet (`--base mpnet`, 12 layers) has no token types: its tokenizer gives none and its forward
-    takes none. A tiny MPNet with such a tokenizer goes through train-reader, the int8 export and
-    the service's reader, on both backends."""
+def _tiny_mpnet(base):
+    """A 2-layer MPNet reader with MPNet's tokenizer inputs (no token types), saved to `base`."""
     from transformers import AutoTokenizer, MPNetConfig, MPNetForQuestionAnswering
 
     from training.reader.base_model import base_model_path
-    from training.reader.export import export
 
-    base = tmp_path / "tiny-mpnet"
     tok = AutoTokenizer.from_pretrained(str(base_model_path()))
     tok.save_pretrained(base)
     conf = json.loads((base / "tokenizer_config.json").read_text())
@@ -97,6 +93,50 @@ def test_a_base_without_token_types_trains_exports_and_reads(tmp_path, normandy_
     cfg = MPNetConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                       intermediate_size=64, pad_token_id=tok.pad_token_id)
     MPNetForQuestionAnswering(cfg).save_pretrained(base)
+    return base
+
+
+def test_an_int8_mpnet_reader_recovers_its_own_weights(tmp_path):
+    """The 12-layer second stage is MPNet: its int8 graph names its tables (word and position
+    embeddings, the relative attention bias) and projections differently from BERT's. Every weight of
+    a tiny MPNet comes back from its int8 export under its own name, within its quantization step."""
+    import numpy as np
+    import torch
+    from transformers import MPNetForQuestionAnswering
+
+    from training.reader.export import export
+    from training.reader.from_onnx import base_of, onnx_state_dict, recover
+
+    base = _tiny_mpnet(tmp_path / "tiny-mpnet")
+    model = MPNetForQuestionAnswering.from_pretrained(str(base))
+    torch.manual_seed(0)
+    with torch.no_grad():  # fresh biases and LayerNorms are all 0 or 1: a swapped one must show
+        for t in model.parameters():
+            t.add_(torch.randn_like(t) * 0.05)
+    model.save_pretrained(base)
+    onnx_dir = export(base, tmp_path / "onnx")
+    assert base_of(onnx_state_dict(onnx_dir / "model.onnx")) == "mpnet"
+    ckpt = recover(onnx_dir, tmp_path / "ckpt", base=str(base))
+    want = MPNetForQuestionAnswering.from_pretrained(str(base)).state_dict()
+    got = MPNetForQuestionAnswering.from_pretrained(str(ckpt)).state_dict()
+    assert set(got) == set(want)
+    assert "mpnet.encoder.relative_attention_bias.weight" in want
+    for name, w in want.items():
+        w, g = w.float().numpy(), got[name].float().numpy()
+        # int8 per channel: half a step is at most max|w| / 254 of its channel (uint8 tables: / 255 of range)
+        step = (np.abs(w).max() + 1e-12) / 100
+        assert np.abs(w - g).max() <= step, name
+
+
+def test_a_base_without_token_types_trains_exports_and_reads(tmp_path, normandy_article):
+    """MPNet (`--base mpnet`, 12 layers) has no token types: its tokenizer gives none and its forward
+    takes none. A tiny MPNet with such a tokenizer goes through train-reader, the int8 export and
+    the service's reader, on both backends."""
+    from transformers import AutoTokenizer
+
+    from training.reader.export import export
+
+    base = _tiny_mpnet(tmp_path / "tiny-mpnet")
     assert "token_type_ids" not in AutoTokenizer.from_pretrained(str(base))("q", "p")
     out = tmp_path / "run"
     args = ["--train", str(_squad_file(tmp_path, normandy_article)), "--out", str(out), "--heldout-articles", "1",

@@ -6,7 +6,11 @@ int8 tensor is dequantized (`(q - zero_point) * scale`, per output channel as ex
 back under its transformers name; the fp32 tensors (biases, LayerNorms) are copied. The result
 differs from the lost fp32 checkpoint by the quantization error only (the shipped model's own).
 
-`python -m training.reader.from_onnx [--model service/answerers/reader/model] OUT`
+Both shipped readers recover: the MiniLM first stage (BERT names) and the 12-layer MPNet second stage
+(`--model service/answerers/reader/second`; its graph keeps the word embeddings in `model.onnx.data`). The
+architecture comes from the base the names point to (`bert.` MiniLM, `mpnet.` all-mpnet-base-v2), or `--base`.
+
+`python -m training.reader.from_onnx [--model service/answerers/reader/model] [--base auto|minilm|mpnet|DIR] OUT`
 """
 from __future__ import annotations
 
@@ -41,10 +45,10 @@ def onnx_state_dict(path: Path) -> dict[str, np.ndarray]:
     for name, value in init.items():
         if name.startswith("m.") and value.dtype == np.float32 and not name.endswith("_scale"):
             state[name[2:]] = value
-    for emb in ("word", "position", "token_type"):
-        base = f"m.bert.embeddings.{emb}_embeddings.weight"
-        # the embedding tables (Gather) were quantized with one scale each (uint8)
-        state[f"bert.embeddings.{emb}_embeddings.weight"] = dequant(base, 0)
+        elif name.startswith("m.") and name.endswith(".weight_quantized"):
+            # the tables read by Gather (word, position and token-type embeddings; MPNet's relative
+            # attention bias) were quantized under their own names, one scale each (uint8)
+            state[name[2:-len("_quantized")]] = dequant(name[: -len("_quantized")], 0)
     for node in graph.node:
         if node.op_type != "MatMulInteger":
             continue
@@ -58,16 +62,28 @@ def onnx_state_dict(path: Path) -> dict[str, np.ndarray]:
     return state
 
 
-def recover(model_dir: Path, out: Path) -> Path:
+def base_of(state: dict) -> str:
+    """The base a recovered state's names belong to (its architecture's config comes from there)."""
+    prefixes = {k.split(".", 1)[0] for k in state}
+    if "mpnet" in prefixes:
+        return "mpnet"
+    if "bert" in prefixes:
+        return "minilm"
+    raise ValueError(f"no known encoder in the ONNX weights' names: {sorted(prefixes)[:5]}")
+
+
+def recover(model_dir: Path, out: Path, base: str = "auto") -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
     from training.reader.export import TOKENIZER_FILES
     from training.reader.base_model import base_model_path
 
+    arrays = onnx_state_dict(Path(model_dir) / "model.onnx")
+    base = base_of(arrays) if base == "auto" else base
     # the architecture only: every weight comes from the ONNX file
-    model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(str(base_model_path())))
-    state = {k: torch.from_numpy(v.copy()) for k, v in onnx_state_dict(Path(model_dir) / "model.onnx").items()}
+    model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(str(base_model_path(base))))
+    state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
     # load_state_dict refuses a tensor of the wrong shape itself; a name that maps nowhere, or a
     # weight the ONNX file did not give, is refused here (position_ids is a buffer, not a weight)
     missing, unknown = model.load_state_dict(state, strict=False)
@@ -89,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.reader.from_onnx", description=__doc__.splitlines()[0])
     p.add_argument("out")
     p.add_argument("--model", default=str(SHIPPED_DIR))
+    p.add_argument("--base", default="auto", help="the architecture: auto (from the weights' names), minilm, "
+                   "mpnet or a folder with its config.json")
     args = p.parse_args(argv)
-    print(f"wrote {recover(Path(args.model), Path(args.out))}")
+    print(f"wrote {recover(Path(args.model), Path(args.out), args.base)}")
     return 0
 
 
