@@ -281,7 +281,7 @@ def _load_engine(args: argparse.Namespace):
 
     overrides = {"index_dir": Path(args.index_dir)} if getattr(args, "index_dir", None) else {}
     settings = Settings(**overrides)
-    missing = not index_exists(settings)
+    missing = not index_exists(settings.store_config())
     try:
         if missing:
             print(f"citeqa eval: no index in {settings.index_dir}; building it from {settings.seeds_dir}", file=sys.stderr)

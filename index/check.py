@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from index.config import EmbedderConfig, StoreConfig
 from index.stores.factory import check
 
 
@@ -13,6 +14,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repair", action="store_true", help="rebuild what fails (documents are kept)")
 
 
-def main(args: argparse.Namespace, settings) -> int:
-    """`settings` come from the caller (the CLI): nothing under index/ reads the service's."""
-    return check(settings, args.repair)
+def main(args: argparse.Namespace, cfg: StoreConfig, embedder_cfg: EmbedderConfig) -> int:
+    """The values come from the caller (the CLI's settings): nothing under index/ reads the service's."""
+    return check(cfg, embedder_cfg, args.repair)

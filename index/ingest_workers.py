@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
+from index.config import EmbedderConfig, StoreConfig
 from index.types import CleanDocument
 from index.ingest import IngestReport, plan
 from index.stores.factory import parallel_writers_refused
@@ -28,17 +29,17 @@ class WorkersRefused(ValueError):
     """--workers asked of a store that keeps one writer."""
 
 
-def check_parallel(settings, workers: int) -> None:
+def check_parallel(cfg: StoreConfig, workers: int) -> None:
     if workers <= 1:
         return
-    refused = parallel_writers_refused(settings)
+    refused = parallel_writers_refused(cfg)
     if refused:
         raise WorkersRefused(refused)
 
 
-def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: bool = False,
-                    max_file_bytes: int | None = None) -> IngestReport:
-    check_parallel(settings, workers)
+def ingest_parallel(cfg: StoreConfig, embedder_cfg: EmbedderConfig, index, paths: list[Path], workers: int,
+                    rebuild: bool = False, max_file_bytes: int | None = None) -> IngestReport:
+    check_parallel(cfg, workers)
     t0 = time.perf_counter()
     kw = {"max_file_bytes": max_file_bytes} if max_file_bytes else {}
     report, todo = plan(index, paths, rebuild, **kw)
@@ -48,7 +49,7 @@ def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: b
     threads = max(1, (os.cpu_count() or 1) // workers)
     # spawn: a fork would copy this process's loaded model and open client (neither fork-safe)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_work, settings, part, threads) for part in parts if part]
+        futures = [pool.submit(_work, cfg, embedder_cfg, part, threads) for part in parts if part]
         for f in as_completed(futures):
             chunks, sentences = f.result()
             report.chunks_embedded += chunks
@@ -58,13 +59,13 @@ def ingest_parallel(settings, index, paths: list[Path], workers: int, rebuild: b
     return report
 
 
-def _work(settings, docs: list[CleanDocument], threads: int) -> tuple[int, int]:
+def _work(cfg: StoreConfig, embedder_cfg: EmbedderConfig, docs: list[CleanDocument], threads: int) -> tuple[int, int]:
     """One worker: its share of the documents, embedded and written BATCH at a time."""
     from index.embedding.embedder import Embedder
     from index.stores.factory import open_index
 
-    embedder = Embedder.from_settings(settings, threads=threads)
-    index = open_index(settings, embedder, for_writing=True)
+    embedder = Embedder.from_config(embedder_cfg, threads=threads)
+    index = open_index(cfg, embedder, for_writing=True)
     chunks = sentences = 0
     try:
         for i in range(0, len(docs), BATCH):

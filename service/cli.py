@@ -35,14 +35,14 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     from index.stores.factory import local_file, open_index, set_aside
 
     try:
-        return open_index(settings, embedder, create=True, for_writing=True, rebuild=rebuild), []
+        return open_index(settings.store_config(), embedder, create=True, for_writing=True, rebuild=rebuild), []
     except IndexCorrupt:
-        if not rebuild or local_file(settings) is None:
+        if not rebuild or local_file(settings.store_config()) is None:
             raise
-        carried, error, aside = set_aside(settings)
+        carried, error, aside = set_aside(settings.store_config())
         print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
               f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
-        return open_index(settings, embedder, create=True, for_writing=True, rebuild=True), carried
+        return open_index(settings.store_config(), embedder, create=True, for_writing=True, rebuild=True), carried
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -56,15 +56,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.seeds_dir]
     try:
-        check_parallel(settings, args.workers)
+        check_parallel(settings.store_config(), args.workers)
     except WorkersRefused as exc:
         return _fail(str(exc))
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_config(settings.embedder_config())
     try:
         index, carried = open_for_ingest(settings, embedder, args.rebuild)
         if args.workers > 1:
-            report = ingest_parallel(settings, index, paths, args.workers, rebuild=args.rebuild,
-                                     max_file_bytes=int(settings.max_file_mb * 1e6))
+            report = ingest_parallel(settings.store_config(), settings.embedder_config(), index, paths, args.workers,
+                                     rebuild=args.rebuild, max_file_bytes=int(settings.max_file_mb * 1e6))
         else:
             report = ingest(index, paths, rebuild=args.rebuild, carried=carried,
                             max_file_bytes=int(settings.max_file_mb * 1e6))
@@ -110,13 +110,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _delegated(sub, name: str, help: str, module: str, with_settings: bool = False) -> None:
+def _delegated(sub, name: str, help: str, module: str, with_index_config: bool = False) -> None:
     """A sub-command whose options and work live in `module` (add_arguments, main), imported only
-    here, inside the CLI; `with_settings`: main also gets the settings (index/ never reads them)."""
+    here, inside the CLI; `with_index_config`: main also gets the store's and the embedder's values
+    from the settings (index/ never reads the settings)."""
     p = sub.add_parser(name, help=help)
     importlib.import_module(module).add_arguments(p)
-    p.set_defaults(func=lambda args: importlib.import_module(module).main(
-        *((args, _settings(args)) if with_settings else (args,))))
+
+    def run(args):
+        if not with_index_config:
+            return importlib.import_module(module).main(args)
+        settings = _settings(args)
+        return importlib.import_module(module).main(args, settings.store_config(), settings.embedder_config())
+
+    p.set_defaults(func=run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     _delegated(sub, "check", "check the index (store, vectors, FAISS cache); --repair fixes what it finds",
-               "index.check", with_settings=True)
+               "index.check", with_index_config=True)
     _delegated(sub, "milvus-server", "run Milvus' engine (milvus-lite) as a gRPC server for replicas and ingest "
                "workers, until SIGTERM", "index.stores.milvus.server")
     _delegated(sub, "eval", "run the evaluation question set and write a report", "eval.harness")

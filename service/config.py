@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.config import EmbedderConfig, MilvusConfig, StoreConfig
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -174,6 +176,23 @@ class Settings(BaseSettings):
 
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str(Path(self.index_dir) / "milvus.db")
+
+    def embedder_config(self) -> EmbedderConfig:
+        """The values index/embedding is built from (it never reads these settings itself)."""
+        return EmbedderConfig(self.resolved_model_path(), self.model_name, self.embed_batch_size,
+                              self.embed_quantize, self.embed_backend, Path(self.onnx_cache_dir), self.embed_threads)
+
+    def store_config(self) -> StoreConfig:
+        """The values index/stores is opened with (it never reads these settings itself)."""
+        milvus = MilvusConfig(
+            self.resolved_milvus_uri(), self.milvus_token.get_secret_value() if self.milvus_token else "",
+            self.milvus_db, self.milvus_prefix, self.milvus_index, self.milvus_nlist, self.milvus_nprobe,
+            self.milvus_hnsw_m, self.milvus_hnsw_ef_construction, self.milvus_hnsw_ef, self.milvus_insert_batch,
+            self.milvus_timeout_s, self.milvus_refresh_s)
+        return StoreConfig(Path(self.index_dir), self.store, self.chunk_tokens, self.chunk_overlap_sentences,
+                           self.faiss_factory, self.auto_ann_threshold, self.hnsw_ef_search, self.ivf_nprobe,
+                           int(self.quick_check_mb * 1e6), self.sentence_vectors == "late",
+                           self.chunk_vectors == "pooled", milvus)
 
     def resolved_model_path(self) -> Path:
         if self.model_path is not None:

@@ -118,29 +118,29 @@ class Engine:
         try:
             # One ONNX thread per question: the load benchmark serves as many questions per second
             # as with two, on half the CPU and with a lower p95 (README); `citeqa ingest` uses all cores.
-            embedder = embedder or Embedder.from_settings(settings, threads=1)
+            embedder = embedder or Embedder.from_config(settings.embedder_config(), threads=1)
         except (OSError, ValueError) as exc:
             raise EngineError(f"cannot load the embedding model: {exc}") from exc
         try:
             if ingest_if_needed:
                 try:
-                    index, rebuild = open_index(settings, embedder, create=True, for_writing=True), False
+                    index, rebuild = open_index(settings.store_config(), embedder, create=True, for_writing=True), False
                 except IndexReadOnly as exc:  # nothing can be ingested: serve what is there
                     log.warning("%s: serving it as it is, without ingesting", exc)
-                    index, rebuild = open_index(settings, embedder), None
+                    index, rebuild = open_index(settings.store_config(), embedder), None
                 except IndexMismatch as exc:
                     # `serve --ingest` is the one command that keeps the index current: an index made
                     # by another model or an older text pipeline is rebuilt (API-added documents are
                     # re-embedded from their stored text, see ingest), not refused.
                     log.warning("%s: rebuilding it", str(exc).replace("; re-run `citeqa ingest --rebuild`", ""))
-                    index = open_index(settings, embedder, create=True, for_writing=True, rebuild=True)
+                    index = open_index(settings.store_config(), embedder, create=True, for_writing=True, rebuild=True)
                     rebuild = True
                 if rebuild is not None:
                     report = ingest(index, [settings.seeds_dir], rebuild=rebuild,
                                     max_file_bytes=int(settings.max_file_mb * 1e6))
                     log.info("index up to date: %s", report.summary().replace("\n", "; "))
             else:
-                index = open_index(settings, embedder)
+                index = open_index(settings.store_config(), embedder)
         except FileNotFoundError as exc:
             raise EngineError(str(exc)) from exc
         except (IndexCorrupt, IndexMismatch, IndexUnavailable) as exc:

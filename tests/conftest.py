@@ -14,7 +14,7 @@ SEEDS = REPO_ROOT / "seeds"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder.from_settings(Settings())
+    return Embedder.from_config(Settings().embedder_config())
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +65,7 @@ def milvus_seed_engine(tmp_path_factory, embedder):
     from service.engine import Engine
 
     settings = make_settings(tmp_path_factory.mktemp("seed-milvus") / "index", store="milvus")
-    idx = open_index(settings, embedder, create=True, for_writing=True)
+    idx = open_index(settings.store_config(), embedder, create=True, for_writing=True)
     ingest(idx, [SEEDS], progress=False)
     engine = Engine(settings, embedder, idx)
     yield engine

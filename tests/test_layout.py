@@ -40,10 +40,19 @@ def test_the_runtime_never_imports_eval_or_training():
 
 
 def test_only_the_factory_reads_the_store_kind():
-    kind = re.compile(r"\bsettings\.store\b(?!_)")
-    readers = [str(p.relative_to(ROOT)) for pkg in ("index", "service", "eval", "training") for p in _modules(pkg)
-               if kind.search(p.read_text(encoding="utf-8"))]
+    kind = re.compile(r"\.store\s*(==|!=|in\b)|\bstore\s*(==|!=)\s*[\"'](milvus|embedded)")
+    readers = sorted({str(p.relative_to(ROOT)) for pkg in ("index", "service", "eval", "training")
+                      for p in _modules(pkg) if kind.search(p.read_text(encoding="utf-8"))})
     assert readers == ["index/stores/factory.py"]
+
+
+def test_index_takes_values_not_the_apps_settings():
+    """index/ is built from index/config.py's values; only service/config.py turns settings into them."""
+    reads = re.compile(r"\bsettings\.[a-z_]+")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in _modules("index")
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if reads.search(line.split("#", 1)[0])]
+    assert offenders == []
 
 
 def test_no_module_over_400_lines():

@@ -41,8 +41,8 @@ def whole(settings, embedder, path: Path) -> tuple[float, int]:
     from index.ingest import ingest
 
     with tempfile.TemporaryDirectory() as tmp:
-        idx = HybridIndex.from_settings(settings.model_copy(update={"index_dir": Path(tmp) / "i"}), embedder,
-                                        create=True, for_writing=True)
+        cfg = settings.model_copy(update={"index_dir": Path(tmp) / "i"}).store_config()
+        idx = HybridIndex.from_config(cfg, embedder, create=True, for_writing=True)
         try:
             t0 = time.perf_counter()
             rep = ingest(idx, [path], progress=False, max_file_bytes=10**9)
@@ -62,7 +62,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args()
     settings = Settings()
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_config(settings.embedder_config())
     rows, res = [], {"kind": args.kind, "embedder": embedder.model_name,
                      "sentence_vectors": settings.sentence_vectors, "sizes": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -145,7 +145,7 @@ def run(corpus: Path, limit: int = 0, threads: int = 2) -> dict:
 
     torch.set_num_threads(threads)
     settings = Settings()
-    embedder = Embedder.from_settings(settings, threads=threads)
+    embedder = Embedder.from_config(settings.embedder_config(), threads=threads)
     if embedder._onnx is None:
         raise SystemExit("the ONNX backend is not available here")
     texts = corpus_texts(corpus, settings.chunk_tokens, settings.chunk_overlap_sentences)

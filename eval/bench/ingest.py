@@ -148,7 +148,7 @@ def run_real(embedder, settings, articles: int = 10, work_dir: Path | None = Non
     try:
         load_before = system_load()
         paths = real_corpus.write(corpus, articles, source or real_corpus.SOURCE)
-        index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
+        index = open_index(settings.model_copy(update={"index_dir": index_dir}).store_config(), embedder, create=True,
                            for_writing=True)
         try:
             full = _run(index, corpus, _instrument(index))
@@ -190,7 +190,7 @@ def run(embedder, settings, n_docs: int = 2000, seed: int = 13, change_fraction:
             paths = corpus_gen.generate(corpus, n_docs, seed)
         corpus_bytes = sum(p.stat().st_size for p in paths)
         # the configured store (CITEQA_STORE=milvus: the same corpus into Milvus)
-        index = open_index(settings.model_copy(update={"index_dir": index_dir}), embedder, create=True,
+        index = open_index(settings.model_copy(update={"index_dir": index_dir}).store_config(), embedder, create=True,
                            for_writing=True)
         try:
             timers = _instrument(index)

@@ -90,7 +90,7 @@ class _Context:
             from index.embedding.embedder import Embedder
 
             s = self.settings
-            self._embedder = Embedder.from_settings(s)
+            self._embedder = Embedder.from_config(s.embedder_config())
         return self._embedder
 
     def index_dir(self) -> Path:
@@ -99,7 +99,7 @@ class _Context:
             from index.stores.factory import index_exists
 
             d = Path(self.settings.index_dir)
-            if index_exists(self.settings.model_copy(update={"store": "embedded"})):
+            if index_exists(self.settings.model_copy(update={"store": "embedded"}).store_config()):
                 self._index_dir = d
             else:
                 from index.stores.sqlite.index import HybridIndex
@@ -109,7 +109,7 @@ class _Context:
                 self._tmp.append(tmp)
                 s = self.settings.model_copy(update={"index_dir": tmp / "index"})
                 print(f"(no index in {d}: building one from {s.seeds_dir} in {tmp})", flush=True)
-                idx = HybridIndex.from_settings(s, self.embedder, create=True, for_writing=True)
+                idx = HybridIndex.from_config(s.store_config(), self.embedder, create=True, for_writing=True)
                 ingest(idx, [s.seeds_dir], progress=False)
                 idx.close()
                 self._index_dir = tmp / "index"

@@ -125,7 +125,7 @@ def one(backend: str, docs: list, n_queries: int, questions: list[str], nprobes:
         settings = Settings(index_dir=Path(tmp) / "index", store=backend)
         enc = ENCODERS[vectors]()
         rss0 = rss_bytes()
-        idx = open_index(settings, enc, create=True, for_writing=True)
+        idx = open_index(settings.store_config(), enc, create=True, for_writing=True)
         try:
             bundles = bundles or idx.prepare(docs, progress=False)
             n_chunks = sum(len(b.chunks) for b in bundles)

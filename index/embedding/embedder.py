@@ -13,6 +13,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from index.config import EmbedderConfig  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 
@@ -79,11 +81,10 @@ class Embedder:
         return self._model
 
     @classmethod
-    def from_settings(cls, settings, threads: int = 0) -> "Embedder":
-        """`threads`: ONNX Runtime threads when settings.embed_threads leaves it open (0: all cores)."""
-        return cls(settings.resolved_model_path(), settings.model_name, settings.embed_batch_size,
-                   quantize=settings.embed_quantize, backend=settings.embed_backend,
-                   onnx_cache_dir=settings.onnx_cache_dir, threads=settings.embed_threads or threads)
+    def from_config(cls, cfg: EmbedderConfig, threads: int = 0) -> "Embedder":
+        """`threads`: ONNX Runtime threads when cfg.threads leaves it open (0: all cores)."""
+        return cls(cfg.model_path, cfg.model_name, cfg.batch_size, quantize=cfg.quantize, backend=cfg.backend,
+                   onnx_cache_dir=cfg.onnx_cache_dir, threads=cfg.threads or threads)
 
     @property
     def batch_dependent(self) -> bool:

@@ -230,7 +230,7 @@ def _precheck(settings: Settings, ingest_first: bool) -> str | None:
     """Fail fast, before loading the model, on a missing or unreadable index."""
     from index.stores.factory import precheck
 
-    return None if ingest_first else precheck(settings)
+    return None if ingest_first else precheck(settings.store_config())
 
 
 def key_warning(settings: Settings, host: str) -> str | None:

@@ -231,7 +231,7 @@ def test_bare_surname_sentences_are_matched_as_stand_alone_but_quoted_verbatim(s
     from index.embedding.embedder import Embedder
     from service.config import Settings
 
-    embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: a vector does not move with its batch
+    embedder = Embedder.from_config(Settings(embed_quantize=False).embedder_config())  # fp32: a vector does not move with its batch
     sep = HybridIndex(tmp_path / "sep", embedder, create=True, for_writing=True, late_sentences=False)
     try:
         sep.apply(sep.prepare([CleanDocument(doc_id="d", title=doc.title, text=text)]), [])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from index.config import StoreConfig
 from index.stores.errors import IndexUnavailable
 from index.stores.milvus.client import BUCKETS, MilvusConn, in_list
 
@@ -68,11 +69,11 @@ def inspect(conn: MilvusConn, repair: bool = False) -> MilvusFindings:
 
 
 
-def main(settings, repair: bool) -> int:
+def main(cfg: StoreConfig, repair: bool) -> int:
     """`citeqa check` of a Milvus store (through index/stores/factory.check)."""
-    uri = settings.resolved_milvus_uri()
+    uri = cfg.milvus.uri
     try:
-        conn = MilvusConn.from_settings(settings)
+        conn = MilvusConn.from_config(cfg.milvus)
         found = inspect(conn, repair=repair)
     except (FileNotFoundError, IndexUnavailable) as exc:
         print(f"citeqa check: {exc}", file=sys.stderr)

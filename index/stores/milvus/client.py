@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from functools import wraps
 from pathlib import Path
 
+from index.config import MilvusConfig
 from index.stores.errors import IndexUnavailable
 from index.stores.milvus.schema import DenseIndex
 
@@ -184,13 +185,10 @@ class MilvusConn:
             raise
 
     @classmethod
-    def from_settings(cls, settings, dim: int = 384, create: bool = False) -> "MilvusConn":
-        dense = DenseIndex(settings.milvus_index, settings.milvus_nlist, settings.milvus_nprobe,
-                           settings.milvus_hnsw_m, settings.milvus_hnsw_ef_construction, settings.milvus_hnsw_ef)
-        return cls(settings.resolved_milvus_uri(),
-                   settings.milvus_token.get_secret_value() if settings.milvus_token else "", settings.milvus_db,
-                   settings.milvus_prefix, dim, dense, create=create, insert_batch=settings.milvus_insert_batch,
-                   timeout_s=settings.milvus_timeout_s)
+    def from_config(cls, cfg: MilvusConfig, dim: int = 384, create: bool = False) -> "MilvusConn":
+        dense = DenseIndex(cfg.index, cfg.nlist, cfg.nprobe, cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.hnsw_ef)
+        return cls(cfg.uri, cfg.token, cfg.db, cfg.prefix, dim, dense, create=create, insert_batch=cfg.insert_batch,
+                   timeout_s=cfg.timeout_s)
 
     @_guarded
     def _open(self, create: bool) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.config import StoreConfig
 from index.embedding.embedder import Embedder
 from index.stores.manifest import check_compatible, expected_manifest
 from index.stores.milvus.client import MilvusConn, in_list, literal
@@ -55,11 +56,11 @@ class MilvusIndex(Preparer):
         self._write_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings, embedder: Embedder, **kw) -> "MilvusIndex":
-        conn = MilvusConn.from_settings(settings, embedder.dim, create=kw.pop("create", False))
-        return cls(conn, embedder, refresh_s=settings.milvus_refresh_s, chunk_tokens=settings.chunk_tokens,
-                   chunk_overlap=settings.chunk_overlap_sentences, late_sentences=settings.sentence_vectors == "late",
-                   pooled_chunks=settings.chunk_vectors == "pooled", index_dir=settings.index_dir, **kw)
+    def from_config(cls, cfg: StoreConfig, embedder: Embedder, **kw) -> "MilvusIndex":
+        conn = MilvusConn.from_config(cfg.milvus, embedder.dim, create=kw.pop("create", False))
+        return cls(conn, embedder, refresh_s=cfg.milvus.refresh_s, chunk_tokens=cfg.chunk_tokens,
+                   chunk_overlap=cfg.chunk_overlap, late_sentences=cfg.late_sentences,
+                   pooled_chunks=cfg.pooled_chunks, index_dir=cfg.index_dir, **kw)
 
     # ---- writes -----------------------------------------------------------------------------
     def apply(self, bundles: list, removals: list[str], wipe: bool = False) -> None:

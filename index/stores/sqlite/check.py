@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.config import EmbedderConfig, StoreConfig
 from index.stores.sqlite import integrity
 from index.stores.sqlite.index import DB_NAME
 from index.stores.sqlite.access import IndexCorrupt, IndexUnavailable
@@ -69,18 +70,18 @@ def inspect(index_dir: Path) -> Findings:
     return found
 
 
-def repair_found(settings, found: Findings) -> list[str]:
+def repair_found(cfg: StoreConfig, embedder_cfg: EmbedderConfig, found: Findings) -> list[str]:
     """Fix what `inspect` found; returns what was done."""
     from index.embedding.embedder import Embedder
     from index.stores.sqlite.index import HybridIndex
     from index.ingest import ingest
     from index.stores.sqlite.salvage import set_aside
 
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_config(embedder_cfg)
     done = []
     if found.store:
-        carried, error, aside = set_aside(Path(settings.index_dir) / DB_NAME)
-        index = HybridIndex.from_settings(settings, embedder, create=True, for_writing=True, rebuild=True)
+        carried, error, aside = set_aside(Path(cfg.index_dir) / DB_NAME)
+        index = HybridIndex.from_config(cfg, embedder, create=True, for_writing=True, rebuild=True)
         try:
             report = ingest(index, [], rebuild=True, carried=carried, progress=False)
         finally:
@@ -88,7 +89,7 @@ def repair_found(settings, found: Findings) -> list[str]:
         done.append(f"moved the damaged store to {aside.name} and rebuilt it from the {len(report.added)} documents "
                     "read from it" + (f" (reading stopped at: {error})" if error else ""))
     elif found.cache:
-        index = HybridIndex.from_settings(settings, embedder, for_writing=True)
+        index = HybridIndex.from_config(cfg, embedder, for_writing=True)
         try:
             index.repair_dense()
         finally:
@@ -97,19 +98,19 @@ def repair_found(settings, found: Findings) -> list[str]:
     return done
 
 
-def main(settings, repair: bool) -> int:
+def main(cfg: StoreConfig, embedder_cfg: EmbedderConfig, repair: bool) -> int:
     """`citeqa check` of the embedded store (through index/stores/factory.check)."""
-    db = Path(settings.index_dir) / DB_NAME
+    db = Path(cfg.index_dir) / DB_NAME
     if not db.exists():
-        print(f"citeqa check: no index at {settings.index_dir} (run `citeqa ingest`)", file=sys.stderr)
+        print(f"citeqa check: no index at {cfg.index_dir} (run `citeqa ingest`)", file=sys.stderr)
         return 2
     try:
-        found = inspect(settings.index_dir)
+        found = inspect(cfg.index_dir)
     except IndexUnavailable as exc:
         print(f"citeqa check: {exc}", file=sys.stderr)
         return 2
     if found.sound:
-        print(f"ok: {settings.index_dir} is sound ({found.facts.get('documents', 0)} documents, "
+        print(f"ok: {cfg.index_dir} is sound ({found.facts.get('documents', 0)} documents, "
               f"{found.facts.get('chunks', 0)} chunks, generation {found.facts.get('generation', 0)})")
         return 0
     for line in found.store + found.cache:
@@ -118,14 +119,14 @@ def main(settings, repair: bool) -> int:
         print("run `citeqa check --repair` to fix it (documents are kept)")
         return 1
     try:
-        for line in repair_found(settings, found):
+        for line in repair_found(cfg, embedder_cfg, found):
             print(f"repaired: {line}")
     except (OSError, IndexUnavailable) as exc:
         print(f"citeqa check: the repair failed: {exc}", file=sys.stderr)
         return 2
-    after = inspect(settings.index_dir)
+    after = inspect(cfg.index_dir)
     for line in after.store + after.cache:
         print(f"still a problem: {line}")
     if after.sound:
-        print(f"ok: {settings.index_dir} is sound now ({after.facts.get('documents', 0)} documents)")
+        print(f"ok: {cfg.index_dir} is sound now ({after.facts.get('documents', 0)} documents)")
     return 0 if after.sound else 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.config import StoreConfig
 from index.stores.sqlite import integrity
 from index.embedding.embedder import Embedder
 from index.stores.manifest import check_compatible, expected_manifest, write_json_atomic
@@ -71,21 +72,11 @@ class HybridIndex(Preparer):
         self.dense = DenseIndex(embedder.dim, "Flat") if rebuild else self._load_dense()
 
     @classmethod
-    def from_settings(cls, settings, embedder: Embedder, **kw) -> "HybridIndex":
-        return cls(
-            settings.index_dir,
-            embedder,
-            chunk_tokens=settings.chunk_tokens,
-            chunk_overlap=settings.chunk_overlap_sentences,
-            faiss_factory=settings.faiss_factory,
-            ann_threshold=settings.auto_ann_threshold,
-            ef_search=settings.hnsw_ef_search,
-            nprobe=settings.ivf_nprobe,
-            quick_check_bytes=int(settings.quick_check_mb * 1e6),
-            late_sentences=settings.sentence_vectors == "late",
-            pooled_chunks=settings.chunk_vectors == "pooled",
-            **kw,
-        )
+    def from_config(cls, cfg: StoreConfig, embedder: Embedder, **kw) -> "HybridIndex":
+        return cls(cfg.index_dir, embedder, chunk_tokens=cfg.chunk_tokens, chunk_overlap=cfg.chunk_overlap,
+                   faiss_factory=cfg.faiss_factory, ann_threshold=cfg.ann_threshold, ef_search=cfg.ef_search,
+                   nprobe=cfg.nprobe, quick_check_bytes=cfg.quick_check_bytes, late_sentences=cfg.late_sentences,
+                   pooled_chunks=cfg.pooled_chunks, **kw)
 
     # ---- dense cache ----------------------------------------------------------------------
     def _dense_path(self, generation: int) -> Path:

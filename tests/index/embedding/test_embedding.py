@@ -12,11 +12,11 @@ TEXTS = ["When did real-time missile-data sharing start?",
 
 @pytest.fixture(scope="module")
 def torch_embedder():
-    return Embedder.from_settings(Settings(embed_backend="torch", embed_quantize=False))
+    return Embedder.from_config(Settings(embed_backend="torch", embed_quantize=False).embedder_config())
 
 
 def test_default_backend_is_onnx_and_matches_torch(torch_embedder):
-    embedder = Embedder.from_settings(Settings(embed_quantize=False))  # fp32: the same vectors as torch
+    embedder = Embedder.from_config(Settings(embed_quantize=False).embedder_config())  # fp32: the same vectors as torch
     assert embedder.backend == "onnx" and torch_embedder.backend == "torch"
     a, b = embedder.encode(TEXTS, progress=False), torch_embedder.encode(TEXTS, progress=False)
     assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
@@ -28,19 +28,19 @@ def test_default_backend_is_onnx_and_matches_torch(torch_embedder):
 
 def test_exported_model_is_cached_and_reused(tmp_path):
     s = Settings(onnx_cache_dir=tmp_path)
-    first = Embedder.from_settings(s)
+    first = Embedder.from_config(s.embedder_config())
     [f] = [p for p in tmp_path.glob("*.onnx") if not p.stem.endswith("-int8")]
     assert list(tmp_path.glob("*-int8.onnx"))  # the default int8 copy, made from it once
     stamp = f.stat().st_mtime_ns
-    second = Embedder.from_settings(s)
+    second = Embedder.from_config(s.embedder_config())
     assert f.stat().st_mtime_ns == stamp and not list(tmp_path.glob("*.tmp"))
     assert np.allclose(first.encode(TEXTS[:2], progress=False), second.encode(TEXTS[:2], progress=False))
 
 
 def test_int8_and_unknown_backends(tmp_path):
     # int8 on ONNX Runtime by default; on torch (its own dynamic quantization) when asked for
-    assert Embedder.from_settings(Settings(embed_quantize=True, onnx_cache_dir=tmp_path)).backend == "onnx"
-    torch8 = Embedder.from_settings(Settings(embed_quantize=True, embed_backend="torch"))
+    assert Embedder.from_config(Settings(embed_quantize=True, onnx_cache_dir=tmp_path).embedder_config()).backend == "onnx"
+    torch8 = Embedder.from_config(Settings(embed_quantize=True, embed_backend="torch").embedder_config())
     assert torch8.backend == "torch" and torch8.model_name.endswith("+int8")
     with pytest.raises(ValueError, match="backend"):
         Embedder(Settings().resolved_model_path(), backend="tensorrt")
@@ -51,14 +51,14 @@ def test_onnx_backend_refuses_a_model_it_cannot_run(monkeypatch, tmp_path):
 
     monkeypatch.setattr(ox, "layout", lambda d: (_ for _ in ()).throw(ox.Unsupported("pooling mode 'max'")))
     with pytest.raises(ValueError, match="pooling mode"):
-        Embedder.from_settings(Settings(embed_backend="onnx", onnx_cache_dir=tmp_path))
-    assert Embedder.from_settings(Settings(embed_backend="auto", onnx_cache_dir=tmp_path)).backend == "torch"
+        Embedder.from_config(Settings(embed_backend="onnx", onnx_cache_dir=tmp_path).embedder_config())
+    assert Embedder.from_config(Settings(embed_backend="auto", onnx_cache_dir=tmp_path).embedder_config()).backend == "torch"
 
 
 def test_an_unwritable_cache_falls_back_to_torch(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    e = Embedder.from_settings(Settings(onnx_cache_dir=blocker / "onnx"))
+    e = Embedder.from_config(Settings(onnx_cache_dir=blocker / "onnx").embedder_config())
     assert e.backend == "torch" and e.encode(["x"], progress=False).shape == (1, 384)
 
 
@@ -116,8 +116,8 @@ def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
 
 def test_int8_onnx_embedder_is_close_and_marked():
     s = Settings()
-    int8 = Embedder.from_settings(s.model_copy(update={"embed_quantize": True}))
-    embedder = Embedder.from_settings(s.model_copy(update={"embed_quantize": False}))
+    int8 = Embedder.from_config(s.model_copy(update={"embed_quantize": True}).embedder_config())
+    embedder = Embedder.from_config(s.model_copy(update={"embed_quantize": False}).embedder_config())
     if int8.backend != "onnx":
         pytest.skip("int8 ONNX needs the ONNX backend")
     assert int8.model_name.endswith("+onnx-int8") and int8.batch_dependent and not embedder.batch_dependent
@@ -183,7 +183,7 @@ def test_an_index_with_pooled_chunk_vectors_embeds_each_sentence_once(tmp_path, 
 
 def test_side_by_side_sessions_give_the_wide_sessions_vectors_in_order():
     # int8 vectors depend on their batch mates, so this also checks that the batches are the same ones
-    int8 = Embedder.from_settings(Settings(embed_quantize=True), threads=2)
+    int8 = Embedder.from_config(Settings(embed_quantize=True).embedder_config(), threads=2)
     if int8.backend != "onnx":
         pytest.skip("needs the ONNX backend")
     onnx = int8._onnx
@@ -252,7 +252,7 @@ def test_a_service_start_imports_neither_torch_nor_sentence_transformers(embedde
 
     code = ("import sys\nfrom service.config import Settings\nfrom index.embedding.embedder import Embedder\n"
             "from service.answerers.reader.model import SHIPPED_DIR, ReaderModel\n"
-            "e = Embedder.from_settings(Settings()); r = ReaderModel(SHIPPED_DIR)\n"
+            "e = Embedder.from_config(Settings().embedder_config()); r = ReaderModel(SHIPPED_DIR)\n"
             "assert e.backend == 'onnx' and r.backend == 'onnx' and e.encode(['x']).shape == (1, 384)\n"
             "print(sorted(m for m in ('torch', 'sentence_transformers') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

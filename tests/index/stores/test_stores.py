@@ -26,7 +26,7 @@ def _writable(tmp_path, embedder, backend: str):
     from service.engine import Engine
 
     settings = make_settings(tmp_path / "index", store=backend)
-    idx = open_index(settings, embedder, create=True, for_writing=True)
+    idx = open_index(settings.store_config(), embedder, create=True, for_writing=True)
     ingest(idx, [SEEDS], progress=False)
     return Engine(settings, embedder, idx)
 
@@ -164,7 +164,7 @@ def test_a_file_name_with_quotes_is_a_document_like_any_other(tmp_path, embedder
     name = 'it\'s "the" \\ report'
     (corpus / f"{name}.txt").write_text("Quillport report\n\nQuillport sells 12 crates of figs a day.\n")
     settings = make_settings(tmp_path / "index", store=backend)
-    idx = open_index(settings, embedder, create=True, for_writing=True)
+    idx = open_index(settings.store_config(), embedder, create=True, for_writing=True)
     try:
         ingest(idx, [corpus], progress=False)
         assert [d.doc_id for d in idx.store.documents()] == [name]

@@ -218,7 +218,7 @@ def test_a_store_that_stops_answering_is_a_503_not_a_500(tmp_path, embedder):
         # the call timeout of the replica tests (3 s): each of the three refused calls below waits it out
         settings = make_settings(tmp_path / "index", store="milvus", milvus_uri=uri, milvus_refresh_s=0.0,
                                  milvus_timeout_s=3)
-        idx = open_index(settings, embedder, create=True, for_writing=True)
+        idx = open_index(settings.store_config(), embedder, create=True, for_writing=True)
         # the anchor's article alone: the store going away is the point, not the corpus
         ingest(idx, [next(p for p in sorted(SEEDS.glob("*.txt")) if "December 2023" in p.read_text())], progress=False)
         engine = Engine(settings, embedder, idx)
