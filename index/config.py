@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.stores.milvus.schema import DenseIndex  # plain data (no Milvus client imported)
+
 
 @dataclass(frozen=True)
 class EmbedderConfig:
@@ -24,12 +26,7 @@ class MilvusConfig:
     token: str = field(default="", repr=False)
     db: str = "default"
     prefix: str = "citeqa"
-    index: str = "IVF_FLAT"
-    nlist: int = 128
-    nprobe: int = 16
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 200
-    hnsw_ef: int = 64
+    dense: DenseIndex = DenseIndex()  # the chunk vectors' index and its search parameters
     insert_batch: int = 1000
     timeout_s: int = 10
     refresh_s: float = 1.0

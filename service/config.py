@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.config import EmbedderConfig, MilvusConfig, StoreConfig
+from index.stores.milvus.schema import DenseIndex
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,9 +187,10 @@ class Settings(BaseSettings):
         """The values index/stores is opened with (it never reads these settings itself)."""
         milvus = MilvusConfig(
             self.resolved_milvus_uri(), self.milvus_token.get_secret_value() if self.milvus_token else "",
-            self.milvus_db, self.milvus_prefix, self.milvus_index, self.milvus_nlist, self.milvus_nprobe,
-            self.milvus_hnsw_m, self.milvus_hnsw_ef_construction, self.milvus_hnsw_ef, self.milvus_insert_batch,
-            self.milvus_timeout_s, self.milvus_refresh_s)
+            self.milvus_db, self.milvus_prefix,
+            DenseIndex(self.milvus_index, self.milvus_nlist, self.milvus_nprobe, self.milvus_hnsw_m,
+                       self.milvus_hnsw_ef_construction, self.milvus_hnsw_ef),
+            self.milvus_insert_batch, self.milvus_timeout_s, self.milvus_refresh_s)
         return StoreConfig(Path(self.index_dir), self.store, self.chunk_tokens, self.chunk_overlap_sentences,
                            self.faiss_factory, self.auto_ann_threshold, self.hnsw_ef_search, self.ivf_nprobe,
                            int(self.quick_check_mb * 1e6), self.sentence_vectors == "late",

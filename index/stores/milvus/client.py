@@ -186,8 +186,7 @@ class MilvusConn:
 
     @classmethod
     def from_config(cls, cfg: MilvusConfig, dim: int = 384, create: bool = False) -> "MilvusConn":
-        dense = DenseIndex(cfg.index, cfg.nlist, cfg.nprobe, cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.hnsw_ef)
-        return cls(cfg.uri, cfg.token, cfg.db, cfg.prefix, dim, dense, create=create, insert_batch=cfg.insert_batch,
+        return cls(cfg.uri, cfg.token, cfg.db, cfg.prefix, dim, cfg.dense, create=create, insert_batch=cfg.insert_batch,
                    timeout_s=cfg.timeout_s)
 
     @_guarded
