@@ -1,6 +1,7 @@
 """The values the index floor is built from: plain, frozen, picklable (an ingest worker process gets
-them as they are). The service makes them from its one settings object (`Settings.embedder_config()`,
-`Settings.store_config()` in service/config.py); nothing under index/ reads the service's settings."""
+them as they are). No defaults here: the service makes every field from its one settings object
+(`Settings.embedder_config()`, `Settings.store_config()` in service/config.py), so there is one place
+for them; nothing under index/ reads the service's settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,24 +13,24 @@ from index.stores.milvus.schema import DenseIndex  # plain data (no Milvus clien
 @dataclass(frozen=True)
 class EmbedderConfig:
     model_path: Path
-    model_name: str = ""
-    batch_size: int = 32
-    quantize: bool = False
-    backend: str = "auto"  # onnx, torch or auto
-    onnx_cache_dir: Path = Path(".citeqa/onnx")
-    threads: int = 0  # 0: the caller's choice (all cores for an ingest, one per question in the service)
+    model_name: str
+    batch_size: int
+    quantize: bool
+    backend: str  # onnx, torch or auto
+    onnx_cache_dir: Path
+    threads: int  # 0: the caller's choice (all cores for an ingest, one per question in the service)
 
 
 @dataclass(frozen=True)
 class MilvusConfig:
     uri: str  # resolved: a server's http(s)://… or a milvus-lite file
-    token: str = field(default="", repr=False)
-    db: str = "default"
-    prefix: str = "citeqa"
-    dense: DenseIndex = DenseIndex()  # the chunk vectors' index and its search parameters
-    insert_batch: int = 1000
-    timeout_s: int = 10
-    refresh_s: float = 1.0
+    token: str = field(repr=False)
+    db: str
+    prefix: str
+    dense: DenseIndex  # the chunk vectors' index and its search parameters
+    insert_batch: int
+    timeout_s: int
+    refresh_s: float
 
     @property
     def server(self) -> bool:
@@ -39,17 +40,17 @@ class MilvusConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     index_dir: Path
-    store: str = "embedded"  # or milvus (index/stores/factory.py is the one reader of this kind)
-    chunk_tokens: int = 160
-    chunk_overlap: int = 1  # sentences a chunk shares with the next
-    faiss_factory: str = "auto"
-    ann_threshold: int = 50_000
-    ef_search: int = 64
-    nprobe: int = 16
-    quick_check_bytes: int = 0
-    late_sentences: bool = False  # sentence vectors pooled from the chunk pass
-    pooled_chunks: bool = False  # chunk vectors pooled from the sentence pass
-    milvus: MilvusConfig | None = None  # where a Milvus store is (needed when store is milvus)
+    store: str  # embedded or milvus (index/stores/factory.py is the one reader of this kind)
+    chunk_tokens: int
+    chunk_overlap: int  # sentences a chunk shares with the next
+    faiss_factory: str
+    ann_threshold: int
+    ef_search: int
+    nprobe: int
+    quick_check_bytes: int
+    late_sentences: bool  # sentence vectors pooled from the chunk pass
+    pooled_chunks: bool  # chunk vectors pooled from the sentence pass
+    milvus: MilvusConfig  # where a Milvus store is (read when store is milvus)
 
 
 __all__ = ["EmbedderConfig", "MilvusConfig", "StoreConfig"]

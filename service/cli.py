@@ -34,15 +34,16 @@ def open_for_ingest(settings, embedder, rebuild: bool):
     from index.stores.errors import IndexCorrupt
     from index.stores.factory import local_file, open_index, set_aside
 
+    cfg = settings.store_config()
     try:
-        return open_index(settings.store_config(), embedder, create=True, for_writing=True, rebuild=rebuild), []
+        return open_index(cfg, embedder, create=True, for_writing=True, rebuild=rebuild), []
     except IndexCorrupt:
-        if not rebuild or local_file(settings.store_config()) is None:
+        if not rebuild or local_file(cfg) is None:
             raise
-        carried, error, aside = set_aside(settings.store_config())
+        carried, error, aside = set_aside(cfg)
         print(f"citeqa: the old index was unreadable; moved it to {aside}; {len(carried)} documents read from it "
               f"are kept" + (f" (reading stopped at: {error})" if error else ""), file=sys.stderr)
-        return open_index(settings.store_config(), embedder, create=True, for_writing=True, rebuild=True), carried
+        return open_index(cfg, embedder, create=True, for_writing=True, rebuild=True), carried
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

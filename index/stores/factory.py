@@ -24,7 +24,7 @@ def open_index(cfg: StoreConfig, embedder: Embedder, **kw) -> Index:
 
 
 def _server(cfg: StoreConfig) -> bool:
-    return cfg.store == "milvus" and cfg.milvus is not None and cfg.milvus.server
+    return cfg.store == "milvus" and cfg.milvus.server
 
 
 def local_file(cfg: StoreConfig) -> Path | None:
