@@ -13,9 +13,12 @@ import argparse
 import shutil
 from pathlib import Path
 
+from training.reader.export import TOKENIZER_FILES
+
 WEIGHTS = "model.safetensors"
-# what a checkpoint folder holds besides its weights; copied from the first, so OUT exports like it
-COMPANIONS = ("config.json", "tokenizer.json", "tokenizer_config.json")
+# what a checkpoint folder holds besides its weights (the tokenizer files export.py carries); copied from
+# the first, so OUT exports like it
+COMPANIONS = ("config.json", *TOKENIZER_FILES)
 
 
 def mean_state(states: list[dict]) -> dict:
