@@ -3,16 +3,45 @@
 blingfire (a finite-state sentence breaker) handles abbreviations such as "U.S." and "Jan. 11"
 and is ~10x faster than pysbd on these texts, which matters for ingest throughput. It runs on
 one paragraph at a time, so a sentence never crosses a line break of the cleaned text.
+
+Its Python wrapper (`text_to_sentences_and_offsets`) maps UTF-8 byte offsets to character offsets
+in a Python loop over every byte: 0.96 s of the 2.8 s of text steps for ten long articles. The
+same C call is made here and its offsets mapped with numpy (the same spans, tested against the
+wrapper on every paragraph of the SQuAD training file).
 """
 from __future__ import annotations
 
+import ctypes
 import re
 
 import blingfire
+import numpy as np
 
 from index.types import Span
 
 _paragraph = re.compile(r"[^\n]+")
+_LIB = blingfire.blingfire  # the wrapper's loaded library
+
+
+def sentence_offsets(body: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of blingfire's sentences in `body`, as its wrapper gives them;
+    the whole body as one sentence where the C call reports an error (the wrapper gave none)."""
+    raw = body.encode("utf-8")
+    size = len(raw) * 2  # the wrapper's buffer sizes
+    out = ctypes.create_string_buffer(size)
+    starts, ends = (ctypes.c_int32 * size)(), (ctypes.c_int32 * size)()
+    n = _LIB.TextToSentencesWithOffsets(ctypes.c_char_p(raw), ctypes.c_int(len(raw)), ctypes.byref(out),
+                                        ctypes.byref(starts), ctypes.byref(ends), ctypes.c_int(size))
+    if n == -1 or n > size:
+        return [(0, len(body))]
+    count = out.value.count(b"\n") + 1
+    s = np.frombuffer(starts, dtype=np.int32, count=count).astype(np.int64)
+    e = np.frombuffer(ends, dtype=np.int32, count=count).astype(np.int64) + 1  # inclusive last byte -> exclusive
+    if len(raw) != len(body):  # not ASCII: byte offsets -> character offsets
+        lead = (np.frombuffer(raw, dtype=np.uint8) & 0xC0) != 0x80  # the first byte of each character
+        char_of = np.append(np.cumsum(lead) - 1, len(body))  # byte -> its character; one past the end -> len
+        s, e = char_of[s], char_of[np.minimum(e, len(raw))]
+    return list(zip(s.tolist(), e.tolist()))
 
 
 def split_sentences(text: str) -> list[Span]:
@@ -22,8 +51,7 @@ def split_sentences(text: str) -> list[Span]:
         body = para.group()
         if not body.strip():
             continue
-        _, offsets = blingfire.text_to_sentences_and_offsets(body)
-        for start, end in offsets:
+        for start, end in sentence_offsets(body):
             # blingfire's offsets are inclusive of neither surrounding space; trim to be sure
             while start < end and body[start].isspace():
                 start += 1

@@ -38,12 +38,14 @@ def words(text: str) -> list[str]:
     """Lower-cased content words; a hyphenated word counts as its parts ("real-time" → real, time)."""
     out: list[str] = []
     for tok in _token.findall(_usa.sub("USA", text).casefold()):
-        tok = tok.replace("’", "'")
+        if "’" in tok:
+            tok = tok.replace("’", "'")
         if tok.endswith("'s"):
             tok = tok[:-2]
-        for p in tok.split("-"):
-            if p and is_content_word(p):
-                out.append(p)
+        if "-" in tok:
+            out.extend(p for p in tok.split("-") if p and is_content_word(p))
+        elif tok not in STOPWORDS and (len(tok) > 1 or tok.isdigit()):  # is_content_word, inlined: per word
+            out.append(tok)
     return out
 
 

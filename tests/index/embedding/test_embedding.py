@@ -89,6 +89,38 @@ def test_late_chunk_span_vectors_come_from_the_text_pass(embedder):
     assert cut == [[None]]
 
 
+def _span_mean_reference(hidden, offsets, mask, spans, normalize):
+    """The per-span loop span_means replaced, kept as the reference it must equal."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = (ends > starts) & (mask > 0)
+    out = []
+    for s, e in spans:
+        sel = real & (starts >= s) & (ends <= e)
+        if not sel.any() or ends[real].max() < e - 1:
+            out.append(None)
+            continue
+        v = hidden[sel].mean(axis=0)
+        out.append(v / np.linalg.norm(v) if normalize else v)
+    return out
+
+
+def test_span_means_equal_the_per_span_mean():
+    from index.embedding.onnx_runtime import span_means
+
+    rng = np.random.default_rng(0)
+    # [CLS] five words of 4 characters with a space between, [SEP], two pads
+    offsets = np.array([[0, 0]] + [[5 * i, 5 * i + 4] for i in range(5)] + [[0, 0]] * 3)
+    mask = np.array([1] * 7 + [0] * 2)
+    hidden = rng.normal(size=(9, 16)).astype(np.float32)
+    spans = [(0, 9), (5, 24), (10, 14), (11, 13), (20, 30), (15, 40)]  # (11, 13): inside a word; last two: cut off
+    for normalize in (True, False):
+        got = span_means(hidden, offsets, mask, spans, normalize)
+        want = _span_mean_reference(hidden, offsets, mask, spans, normalize)
+        assert [g is None for g in got] == [w is None for w in want] == [False, False, False, True, True, True]
+        assert all(np.allclose(g, w, atol=1e-6) for g, w in zip(got, want) if w is not None)
+    assert span_means(hidden, offsets, mask, [], True) == []
+
+
 def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
     if not embedder.can_late_chunk:
         pytest.skip("late chunking needs the ONNX backend")

@@ -109,3 +109,30 @@ def test_the_owner_of_an_office_is_any_capitalised_name_not_a_list_of_countries(
     assert out[1] == "Brazil's Foreign Minister Mauro Vieira said talks went well."
     # an office word is not taken for its owner
     assert out[3] == "Prime Minister Anthony Albanese agreed."
+
+
+def test_prefilters_never_hide_an_introduction():
+    """introductions() searches for an office word or ", the|a|an " before its full patterns: on every
+    seed sentence it finds what the full patterns alone find."""
+    from pathlib import Path
+
+    from index.text import mentions as m
+    from index.text.sentences import split_sentences
+
+    def unfiltered(sentence):
+        found = []
+        for x in m._TITLED.finditer(sentence):
+            bare = x.group(1)[m._OWNER_PREFIX.match(x.group(1)).end():]
+            found.append(m.Person(x.group(2), f"{x.group(1)} {x.group(2)}", f"{bare} {x.group(2)}",
+                                  m._surnames(x.group(2))))
+        for x in m._APPOSITIVE.finditer(sentence):
+            intro = f"{x.group(2)} {x.group(1)}"
+            found.append(m.Person(x.group(1), intro, intro, m._surnames(x.group(1))))
+        return found
+
+    seeds = Path(__file__).resolve().parents[3] / "seeds"
+    texts = [p.read_text(encoding="utf-8", errors="ignore") for p in sorted(seeds.glob("*")) if p.is_file()]
+    sentences = [t[s.start:s.end] for t in texts for s in split_sentences(t)]
+    found = [m.introductions(s) for s in sentences]
+    assert found == [unfiltered(s) for s in sentences]
+    assert sum(map(bool, found)) >= 5  # the seeds introduce people both ways
