@@ -41,11 +41,13 @@ class Settings(BaseSettings):
     # 0.9 (issue 26, `citeqa bench --part upload --upload-kb 550`, 2 AVX-512 cores): the upload 55.6 s
     # under a continuous asker, ask p95 277 ms against 105 idle (0.5: 93.6 s, p95 228 vs 87)
     upload_share: float = Field(0.9, gt=0, le=1)
-    # sentence vectors: "separate" embeds each sentence in a pass of its own; "late" pools them from
-    # the chunk's pass (one pass instead of two; ONNX backend only). Part of the index's manifest.
-    # late: 121 chunks/s instead of ~80 on the ingest benchmark, but retrieval hit@1 on the team's set
-    # 0.987 -> 0.949 (a sentence read in its chunk matches a question's vector less well): opt-in
-    sentence_vectors: Literal["separate", "late"] = "separate"
+    # sentence vectors: "late" pools them from the chunk's pass (one model pass instead of two; ONNX
+    # backend only), "separate" embeds each sentence in a pass of its own; part of the index's manifest.
+    # "auto": an index keeps what it was built with (one built before late was the default takes
+    # uploads without a rebuild); a new index, or --rebuild, is late. Late is the default since issue 26
+    # measured it with the shipped readers (2 AVX2 cores): dev6 open ev5 0.961 -> 0.953, contains 0.718
+    # -> 0.717, false abstain 0.213 -> 0.208; team set accuracy 76.9 -> 79.5 %, the rest equal or better
+    sentence_vectors: Literal["auto", "separate", "late"] = "auto"
     # "pooled": a chunk's vector is the mean of its sentences' vectors (and its title's), so ingest runs
     # the model once over the text instead of twice (eval/bench/ingest.py); "separate": its own pass
     chunk_vectors: Literal["separate", "pooled"] = "separate"
@@ -193,7 +195,8 @@ class Settings(BaseSettings):
             self.milvus_insert_batch, self.milvus_timeout_s, self.milvus_refresh_s)
         return StoreConfig(Path(self.index_dir), self.store, self.chunk_tokens, self.chunk_overlap_sentences,
                            self.faiss_factory, self.auto_ann_threshold, self.hnsw_ef_search, self.ivf_nprobe,
-                           int(self.quick_check_mb * 1e6), self.sentence_vectors == "late",
+                           int(self.quick_check_mb * 1e6),
+                           None if self.sentence_vectors == "auto" else self.sentence_vectors == "late",
                            self.chunk_vectors == "pooled", milvus)
 
     def resolved_model_path(self) -> Path:

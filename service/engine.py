@@ -72,6 +72,7 @@ class Engine:
             embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
             reader_threads=settings.reader_threads, chunk_vectors=_chunk_vectors(index),
+            sentence_vectors=_sentence_vectors(index),
             reader_second_path=settings.reader_second_path, reader_second_passages=settings.reader_second_passages,
             reader_gate=settings.reader_gate, reader_second=settings.reader_second,
         )
@@ -387,6 +388,14 @@ def _chunk_vectors(index: Index) -> str:
     if manifest:  # one written before the key existed had separate chunk vectors
         return manifest.get("chunk_vectors", "separate")
     return getattr(index, "chunk_vector_kind", lambda: "separate")()
+
+
+def _sentence_vectors(index: Index) -> str:
+    """How the opened index's sentence vectors were made (its manifest; an empty index: what it will write)."""
+    manifest = index.store.manifest()
+    if manifest:
+        return manifest.get("sentence_vectors", "separate")
+    return getattr(index, "sentence_vector_kind", lambda: "separate")()
 
 
 def _ms(seconds: float) -> float:

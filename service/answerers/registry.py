@@ -38,7 +38,7 @@ def create(name: str, **kwargs) -> Answerer:
             if second_path is not None else None
         return ReaderAnswerer(ReaderRunner(model), second=second,
                               **_only(kwargs, "abstain_threshold", "max_answer_words", "chunk_vectors",
-                                      "reader_second_passages", "reader_gate"))
+                                      "reader_second_passages", "reader_gate", "sentence_vectors"))
     if name == "extractive":
         from service.answerers.extractive.answerer import ExtractiveAnswerer
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from training.reader import data as reader_data
 from training.logistic import choose, fit_logistic, folds_by_article, predict
 from training.reader.train import DEFAULT_SQUAD2, DEFAULT_TRAIN, SPLIT_SEED, SQUAD2_HELDOUT
 from index.stores.manifest import write_json_atomic
-from service.answerers.reader.answerer import SECOND_KEY
+from service.answerers.reader.answerer import SECOND_KEY, near_key
 
 
 CLOSED_FEATURES = ["margin", "score", "null"]
@@ -190,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --first: at most this share of the questions re-read by the second stage")
     p.add_argument("--rows", default="", help="with --first: the open rows of an earlier run (its "
                    ".citeqa/fit_open_rows.json) instead of reading the held-out questions again")
+    p.add_argument("--near-only", action="store_true",
+                   help="only the near-sentence bar of the sentence vectors this run's index gets "
+                   "(CITEQA_SENTENCE_VECTORS), written into every open entry of --model's calibration; "
+                   "the rows are read by the first stage alone (--first, else --model): the closest "
+                   "sentence is retrieval's, not the reader's")
     args = p.parse_args(argv)
     titles = set(json.loads(Path(args.heldout).read_text()))
     held = [a for a in reader_data.load_squad(args.train) if a["title"] in titles]
@@ -204,13 +210,32 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = Path(args.model)
     cal_path = model_dir / CALIBRATION_NAME
     cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
+    from service.config import Settings
+
+    # the open rows' temporary indexes are new ones: "auto" gives them late sentence vectors
+    bar_key = near_key("separate" if Settings().sentence_vectors == "separate" else "late")
+    if args.near_only:
+        reader = Path(args.first) if args.first else model_dir
+        rows = json.loads(Path(args.rows).read_text()) if args.rows else \
+            open_rows(reader, open_articles(held, args.articles), args.open_answerable, args.open_removed, args.seed)
+        bar = near_cosine(rows)
+        # pooled chunk vectors come with separate sentence vectors (index/preparing.py): their entry is left
+        for key in [k for k in ("open", SECOND_KEY) if k in cal]:
+            cal[key][bar_key] = bar
+            cal[key][bar_key + "_source"] = (f"python -m training.reader.fit --near-only, {len(rows)} open rows "
+                                             f"read by {reader}, {time.strftime('%Y-%m-%d')}")
+        print(f"{bar_key} {bar}")
+        write_json_atomic(cal_path, cal)
+        if not args.rows:
+            Path(".citeqa").mkdir(exist_ok=True)
+            Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+        print(f"wrote {cal_path}")
+        return 0
     if args.setting in ("both", "closed"):
         rows = closed_rows(model_dir, held, args.closed_n, args.seed)
         cal["closed"] = fit(rows, CLOSED_FEATURES, args.max_false_abstain)
         print("closed", json.dumps(cal["closed"], indent=1))
     if args.setting in ("both", "open"):
-        from service.config import Settings
-
         # the passage cosine is one of the open fit's features, and pooled chunk vectors (CITEQA_CHUNK_VECTORS)
         # have their own distribution of it: such an index gets a fit of its own, read by the reader answerer
         key = SECOND_KEY if args.first else open_key(Settings().chunk_vectors)
@@ -227,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             cal[key] = fit_gate(rows, args.max_false_abstain, args.budget)
         else:
             cal[key] = fit(rows, OPEN_FEATURES, args.max_false_abstain)
-        cal[key]["near_cosine"] = near_cosine(rows)
+        cal[key][bar_key] = near_cosine(rows)
         print(key, json.dumps(cal[key], indent=1))
         if not args.rows:
             Path(".citeqa").mkdir(exist_ok=True)

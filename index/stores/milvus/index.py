@@ -15,7 +15,7 @@ import numpy as np
 
 from index.config import StoreConfig
 from index.embedding.embedder import Embedder
-from index.stores.manifest import check_compatible, expected_manifest
+from index.stores.manifest import check_compatible, expected_manifest, late_sentences_for
 from index.stores.milvus.client import MilvusConn, in_list, literal
 from index.stores.milvus.store import CHUNK_FIELDS, MilvusStore, chunk_row
 from index.stores.milvus.write import query_words
@@ -40,16 +40,16 @@ class _DenseInfo:
 class MilvusIndex(Preparer):
     def __init__(self, conn: MilvusConn, embedder: Embedder, refresh_s: float = 1.0, chunk_tokens: int = 160,
                  chunk_overlap: int = 1, for_writing: bool = False, rebuild: bool = False,
-                 late_sentences: bool = False, index_dir: Path | None = None, pooled_chunks: bool = False):
+                 late_sentences: bool | None = False, index_dir: Path | None = None, pooled_chunks: bool = False):
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap
-        self.late_sentences = late_sentences
         self.pooled_chunks = pooled_chunks
         self.dir = Path(index_dir) if index_dir else Path(".")
+        self.store = MilvusStore(conn, refresh_s=refresh_s)
+        self.late_sentences = late_sentences_for(self.store.manifest(), late_sentences, rebuild)
         self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
                                           self.sentence_vector_kind(), self.chunk_vector_kind())
-        self.store = MilvusStore(conn, refresh_s=refresh_s)
         if not rebuild:
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
         self.dense = _DenseInfo(f"milvus:{conn.index_type}")  # what the server built, not the setting

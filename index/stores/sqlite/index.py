@@ -15,7 +15,7 @@ import numpy as np
 from index.config import StoreConfig
 from index.stores.sqlite import integrity
 from index.embedding.embedder import Embedder
-from index.stores.manifest import check_compatible, expected_manifest, write_json_atomic
+from index.stores.manifest import check_compatible, expected_manifest, late_sentences_for, write_json_atomic
 from index.preparing import Bundle, Preparer, embed_text_for
 from index.stores.sqlite.store import IndexReadOnly, Store
 from index.stores.sqlite.vectors import DenseIndex, resolve_factory
@@ -40,7 +40,8 @@ class HybridIndex(Preparer):
         for_writing: bool = False,
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
-        late_sentences: bool = False,  # settings.sentence_vectors == "late"; ignored where the embedder cannot
+        late_sentences: bool | None = False,  # True: late; None: as the index was built (new: late); ignored
+        # where the embedder cannot
         pooled_chunks: bool = False,  # settings.chunk_vectors == "pooled" (index/preparing.py)
     ):
         self.dir = Path(index_dir)
@@ -51,10 +52,7 @@ class HybridIndex(Preparer):
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
         self.nprobe = nprobe
-        self.late_sentences = late_sentences
         self.pooled_chunks = pooled_chunks
-        self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
-                                          self.sentence_vector_kind(), self.chunk_vector_kind())
         db = self.dir / DB_NAME
         if not create and not db.exists():
             raise FileNotFoundError(f"no index in {self.dir}; build it with `citeqa ingest`")
@@ -63,6 +61,9 @@ class HybridIndex(Preparer):
             self.store.close()
             raise IndexReadOnly(f"the index at {self.dir} is read-only ({self.store.read_only_reason}); "
                                    "nothing was changed")
+        self.late_sentences = late_sentences_for(self.store.manifest(), late_sentences, rebuild)
+        self.expected = expected_manifest(embedder.model_name, embedder.dim, chunk_tokens, chunk_overlap,
+                                          self.sentence_vector_kind(), self.chunk_vector_kind())
         if not rebuild:  # a rebuild replaces whatever the index was built with
             check_compatible(self.store.manifest(), self.expected, for_writing=for_writing)
         self._write_lock = threading.Lock()

@@ -53,6 +53,11 @@ class ReaderCalibration:
         return logistic(self.weights, self.b, features)
 
 
+def near_key(sentence_vectors: str) -> str:
+    """calibration.json's key of the near-sentence bar for an index with these sentence vectors."""
+    return "near_cosine" if sentence_vectors == "separate" else f"near_cosine_{sentence_vectors}"
+
+
 def span_features(span: Span, dense: float = 0.0) -> dict[str, float]:
     return {"margin": span.margin, "score": span.score, "null": span.null, "dense": dense}
 
@@ -90,7 +95,7 @@ class ReaderAnswerer(Answerer):
 
     def __init__(self, runner: ReaderRunner, abstain_threshold: float | None = None, max_answer_words: int = 60,
                  chunk_vectors: str = "separate", second: ReaderRunner | None = None, reader_second_passages: int = 2,
-                 reader_gate: bool = True):
+                 reader_gate: bool = True, sentence_vectors: str = "separate"):
         self.runner = runner  # passages come with their text (service/pipeline/retrieval.Hit): no store
         self.chunk_vectors = chunk_vectors
         # a second-stage reader re-reads the first stage's best passages; the span is its, and the
@@ -111,7 +116,10 @@ class ReaderAnswerer(Answerer):
         # CITEQA_ABSTAIN_THRESHOLD: every decision, the first stage's outside the gate's band included
         self.override = abstain_threshold
         self.max_answer_words = max_answer_words
-        self.near_cosine = float(fitted.get("near_cosine", NEAR_COSINE))
+        # the closest sentence's cosine follows how the index's sentence vectors were made (late ones
+        # sit lower against a question): their own fitted bar when there is one
+        self.sentence_vectors = sentence_vectors
+        self.near_cosine = float(fitted.get(near_key(sentence_vectors), fitted.get("near_cosine", NEAR_COSINE)))
 
     def _explain(self, near: tuple[float, int, SentenceRow] | None, hits: list[Hit], conf: float,
                  threshold: float) -> tuple[Citation | None, str | None]:
@@ -134,7 +142,7 @@ class ReaderAnswerer(Answerer):
     def with_threshold(self, threshold: float) -> "ReaderAnswerer":
         """The same reader (one model, one thread) answering at another threshold (eval)."""
         return ReaderAnswerer(self.runner, threshold, self.max_answer_words, self.chunk_vectors, self.second,
-                              self.second_passages, self.gate is not None)
+                              self.second_passages, self.gate is not None, self.sentence_vectors)
 
     def read(self, question: str, hits: list[Hit]) -> list[Span]:
         return self.runner.read(question, [h.passage for h in hits])

@@ -132,6 +132,23 @@ def test_an_index_of_pooled_chunk_vectors_gets_its_own_open_fit(seed_engine):
     assert seed_engine.answerer.chunk_vectors == "separate"  # the seed index's manifest
 
 
+def test_late_sentence_vectors_get_their_own_near_sentence_bar(seed_engine):
+    """The closest sentence shown with an abstention is measured by the index's sentence vectors; late
+    ones sit lower against a question, so an index of them reads the bar fitted over one like it."""
+    for runner, key in ((seed_engine.answerer.runner, "open"), (seed_engine.answerer.second, "open_second")):
+        if runner is None:
+            continue
+        fitted = runner.model.calibration[key]
+        assert fitted["near_cosine_late"] < fitted["near_cosine"]
+    runner = seed_engine.answerer.runner
+    late, separate = ReaderAnswerer(runner, sentence_vectors="late"), ReaderAnswerer(runner)
+    assert late.near_cosine == runner.model.calibration["open"]["near_cosine_late"]
+    assert separate.near_cosine == runner.model.calibration["open"]["near_cosine"]
+    assert late.with_threshold(0.5).near_cosine == late.near_cosine
+    # the engine reads the kind from the index's manifest (a new index under "auto" is late)
+    assert seed_engine.answerer.sentence_vectors == seed_engine.index.store.manifest()["sentence_vectors"]
+
+
 def test_a_second_stage_rereads_the_best_passages_and_decides_with_its_own_fit(seed_engine, tmp_path):
     """CITEQA_READER_SECOND_PATH: a second reader re-reads the first stage's best passage and the next
     ones in retrieval's order; the answer's span is its, mapped back to the right passage, and the
