@@ -44,3 +44,27 @@ def test_cross_validation_folds_by_article():
     assert fit["cv"] is not None and fit["cv"]["false_abstain"] <= 0.25
     assert fit["cv"]["overall_balanced"] > 0.85  # separable by margin: the fit finds it out of fold
     assert fit["weights"]["margin"] > 0
+
+
+def test_near_only_writes_the_bar_of_its_sentence_vectors_and_nothing_else(tmp_path):
+    """--near-only (with rows of an earlier run): the 5th percentile of the answerable questions'
+    closest-sentence cosine goes into the open and two-stage entries under the key of this run's
+    sentence vectors; the fits and the pooled entry (separate sentence vectors) are left as they were."""
+    import argparse
+    import json
+
+    from service.answerers.reader.answerer import SECOND_KEY
+
+    rows = [{"answerable": True, "near": 0.30 + 0.01 * i} for i in range(40)] + \
+        [{"answerable": False, "near": 0.1}, {"answerable": True, "near": None}]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    cal = {"open": {"threshold": 0.3, "near_cosine": 0.5}, SECOND_KEY: {"threshold": 0.4},
+           "open_pooled": {"near_cosine": 0.49}}
+    path = tmp_path / "calibration.json"
+    args = argparse.Namespace(first="", model=str(tmp_path), rows=str(tmp_path / "rows.json"))
+    assert fit_reader._near_only(args, [], cal, path, "near_cosine_late") == 0
+    written = json.loads(path.read_text())
+    bar = round(float(np.percentile([0.30 + 0.01 * i for i in range(40)], 5)), 4)
+    assert written["open"]["near_cosine_late"] == written[SECOND_KEY]["near_cosine_late"] == bar
+    assert written["open"]["near_cosine"] == 0.5 and written["open"]["threshold"] == 0.3
+    assert "near_cosine_late" not in written["open_pooled"]

@@ -164,6 +164,26 @@ def open_key(chunk_vectors: str) -> str:
     return "open" if chunk_vectors == "separate" else f"open_{chunk_vectors}"
 
 
+def _near_only(args, held: list[dict], cal: dict, cal_path: Path, bar_key: str) -> int:
+    """--near-only: the closest-sentence bar of this run's sentence vectors, into the open and two-stage
+    entries (a pooled entry's index has separate sentence vectors: it is left alone)."""
+    reader = Path(args.first) if args.first else Path(args.model)
+    rows = json.loads(Path(args.rows).read_text()) if args.rows else \
+        open_rows(reader, open_articles(held, args.articles), args.open_answerable, args.open_removed, args.seed)
+    bar = near_cosine(rows)
+    for key in [k for k in ("open", SECOND_KEY) if k in cal]:
+        cal[key][bar_key] = bar
+        cal[key][bar_key + "_source"] = (f"python -m training.reader.fit --near-only, {len(rows)} open rows "
+                                         f"read by {reader}, {time.strftime('%Y-%m-%d')}")
+    print(f"{bar_key} {bar}")
+    write_json_atomic(cal_path, cal)
+    if not args.rows:
+        Path(".citeqa").mkdir(exist_ok=True)
+        Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+    print(f"wrote {cal_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from service.answerers.reader.model import CALIBRATION_NAME, SHIPPED_DIR
 
@@ -193,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                    ".citeqa/fit_open_rows.json) instead of reading the held-out questions again")
     p.add_argument("--near-only", action="store_true",
                    help="only the near-sentence bar of the sentence vectors this run's index gets "
-                   "(CITEQA_SENTENCE_VECTORS), written into every open entry of --model's calibration; "
+                   "(CITEQA_SENTENCE_VECTORS), written into the open and two-stage entries of --model's calibration; "
                    "the rows are read by the first stage alone (--first, else --model): the closest "
                    "sentence is retrieval's, not the reader's")
     args = p.parse_args(argv)
@@ -212,25 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     cal = json.loads(cal_path.read_text()) if cal_path.exists() else {}
     from service.config import Settings
 
-    # the open rows' temporary indexes are new ones: "auto" gives them late sentence vectors
-    bar_key = near_key("separate" if Settings().sentence_vectors == "separate" else "late")
+    s = Settings()
+    # the open rows' temporary indexes are new ones: "auto" gives them late sentence vectors, but pooled
+    # chunk vectors come with separate ones (index/preparing.py)
+    bar_key = near_key("separate" if s.sentence_vectors == "separate" or s.chunk_vectors == "pooled" else "late")
     if args.near_only:
-        reader = Path(args.first) if args.first else model_dir
-        rows = json.loads(Path(args.rows).read_text()) if args.rows else \
-            open_rows(reader, open_articles(held, args.articles), args.open_answerable, args.open_removed, args.seed)
-        bar = near_cosine(rows)
-        # pooled chunk vectors come with separate sentence vectors (index/preparing.py): their entry is left
-        for key in [k for k in ("open", SECOND_KEY) if k in cal]:
-            cal[key][bar_key] = bar
-            cal[key][bar_key + "_source"] = (f"python -m training.reader.fit --near-only, {len(rows)} open rows "
-                                             f"read by {reader}, {time.strftime('%Y-%m-%d')}")
-        print(f"{bar_key} {bar}")
-        write_json_atomic(cal_path, cal)
-        if not args.rows:
-            Path(".citeqa").mkdir(exist_ok=True)
-            Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
-        print(f"wrote {cal_path}")
-        return 0
+        return _near_only(args, held, cal, cal_path, bar_key)
     if args.setting in ("both", "closed"):
         rows = closed_rows(model_dir, held, args.closed_n, args.seed)
         cal["closed"] = fit(rows, CLOSED_FEATURES, args.max_false_abstain)
