@@ -71,8 +71,8 @@ class Engine:
         self.answerer = answerer or create_answerer(
             embedded, store=index.store, abstain_threshold=settings.abstain_threshold,
             max_answer_words=settings.max_answer_words, reader_path=settings.reader_path,
-            reader_threads=settings.reader_threads, chunk_vectors=_chunk_vectors(index),
-            sentence_vectors=_sentence_vectors(index),
+            reader_threads=settings.reader_threads, chunk_vectors=_vectors(index, "chunk"),
+            sentence_vectors=_vectors(index, "sentence"),
             reader_second_path=settings.reader_second_path, reader_second_passages=settings.reader_second_passages,
             reader_gate=settings.reader_gate, reader_second=settings.reader_second,
         )
@@ -99,7 +99,8 @@ class Engine:
                            temperature=settings.llm_temperature, max_in_flight=settings.llm_max_in_flight)
         return LLMAnswerer(client, self.encoder.encode, floor=settings.llm_support_floor,
                            drop_unsupported=settings.llm_drop_unsupported,
-                           reader=getattr(self.answerer, "runner", None))
+                           reader=getattr(self.answerer, "runner", None), encode_many=self.encoder.encode_many,
+                           sentence_vectors=_vectors(index, "sentence"))
 
     def chosen(self, requested: str | None) -> tuple[str, bool]:
         """(answerer name, whether the request asked for it by name)."""
@@ -382,20 +383,13 @@ class Engine:
         self.index.close()
 
 
-def _chunk_vectors(index: Index) -> str:
-    """How the opened index's chunk vectors were made (its manifest; an empty index: the setting's)."""
-    manifest = index.store.manifest()
-    if manifest:  # one written before the key existed had separate chunk vectors
-        return manifest.get("chunk_vectors", "separate")
-    return getattr(index, "chunk_vector_kind", lambda: "separate")()
-
-
-def _sentence_vectors(index: Index) -> str:
-    """How the opened index's sentence vectors were made (its manifest; an empty index: what it will write)."""
+def _vectors(index: Index, kind: str) -> str:
+    """How the opened index's `kind` ("chunk" or "sentence") vectors were made: its manifest (one written
+    before the key existed had separate ones); an empty index: what it will write."""
     manifest = index.store.manifest()
     if manifest:
-        return manifest.get("sentence_vectors", "separate")
-    return getattr(index, "sentence_vector_kind", lambda: "separate")()
+        return manifest.get(f"{kind}_vectors", "separate")
+    return getattr(index, f"{kind}_vector_kind", lambda: "separate")()
 
 
 def _ms(seconds: float) -> float:

@@ -47,6 +47,10 @@ class QueryEncoder:
     def encode(self, text: str) -> np.ndarray:
         return self.submit(text).result()
 
+    def encode_many(self, texts: list[str]) -> np.ndarray:
+        """A few texts in one model call on the model thread (the LLM verifier's offered sentences)."""
+        return self._thread.later(lambda: self.embedder.encode(texts, progress=False)).result()
+
     def encode_bulk(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         """A document's texts, embedded on the model thread in slices that questions overtake."""
         if not texts:

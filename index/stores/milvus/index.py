@@ -40,7 +40,7 @@ class _DenseInfo:
 class MilvusIndex(Preparer):
     def __init__(self, conn: MilvusConn, embedder: Embedder, refresh_s: float = 1.0, chunk_tokens: int = 160,
                  chunk_overlap: int = 1, for_writing: bool = False, rebuild: bool = False,
-                 late_sentences: bool | None = False, index_dir: Path | None = None, pooled_chunks: bool = False):
+                 late_sentences: bool | None = None, index_dir: Path | None = None, pooled_chunks: bool = False):
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         self.chunk_overlap = chunk_overlap

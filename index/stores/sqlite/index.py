@@ -40,8 +40,8 @@ class HybridIndex(Preparer):
         for_writing: bool = False,
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
-        late_sentences: bool | None = False,  # True: late; None: as the index was built (new: late); ignored
-        # where the embedder cannot
+        late_sentences: bool | None = None,  # None: as the index was built (a new one: late); True: late;
+        # False: separate; ignored where the embedder cannot
         pooled_chunks: bool = False,  # settings.chunk_vectors == "pooled" (index/preparing.py)
     ):
         self.dir = Path(index_dir)

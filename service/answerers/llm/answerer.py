@@ -26,9 +26,13 @@ class LLMAnswerer(Answerer):
     name = "llm"
 
     def __init__(self, client: LLMClient, encode, floor: float = 0.5, drop_unsupported: bool = False,
-                 max_sentences: int = 40, reader=None):
+                 max_sentences: int = 40, reader=None, encode_many=None, sentence_vectors: str = "separate"):
         self.client = client  # the passages come with their sentences and text: no store
         self.encode = encode  # text -> unit vector (the query encoder's model thread)
+        # late sentence vectors (the index's manifest) are read in their chunk's context and match a claim
+        # worded like their sentence less well (a supported claim was refused in tests): the offered
+        # sentences are then embedded on their own, in one call (`encode_many`: texts -> unit vectors)
+        self.encode_many = encode_many if sentence_vectors != "separate" else None
         self.floor = floor
         self.drop_unsupported = drop_unsupported
         self.max_sentences = max_sentences
@@ -56,9 +60,11 @@ class LLMAnswerer(Answerer):
 
     # ---- postprocess --------------------------------------------------------------------------
     def similarities(self, offered: list[dict]):
-        """claim text -> {n: cosine of the claim to offered sentence n} (the stored sentence vectors)."""
+        """claim text -> {n: cosine of the claim to offered sentence n}: the stored sentence vectors, or the
+        sentences embedded alone where the stored ones are late."""
         ns = [o["n"] for o in offered]
-        mat = np.stack([o["vector"] for o in offered])
+        mat = self.encode_many([o["text"] for o in offered]) if self.encode_many is not None \
+            else np.stack([o["vector"] for o in offered])
 
         def run(text: str) -> dict[int, float]:
             return dict(zip(ns, (mat @ self.encode(text)).tolist()))

@@ -139,11 +139,11 @@ def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
         assert all(abs(np.linalg.norm(r.vector) - 1) < 1e-3 for r in rows)
     finally:
         idx.close()
-    # the index remembers how its sentence vectors were made: a writer with the other setting is refused
+    # the index remembers how its sentence vectors were made: a writer set to the other kind is refused
     from index.stores.manifest import IndexMismatch
 
     with pytest.raises(IndexMismatch, match="sentence_vectors"):
-        HybridIndex(tmp_path / "late", embedder, for_writing=True)
+        HybridIndex(tmp_path / "late", embedder, for_writing=True, late_sentences=False)
     # "auto" (the service's default, late_sentences=None) follows what each index was built with, and a
     # new index is late: an index built with separate vectors keeps taking writes after the default moved
     sep = HybridIndex(tmp_path / "sep", embedder, create=True, for_writing=True, late_sentences=False)

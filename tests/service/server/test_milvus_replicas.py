@@ -148,10 +148,13 @@ WRITER = textwrap.dedent("""
     from index.stores.milvus.index import MilvusIndex
 
     class Stub:  # the write path does not care where vectors come from; a model would take minutes here
-        model_name, dim, can_late_chunk = "sentence-transformers/all-MiniLM-L6-v2+onnx-int8", 384, False
+        model_name, dim, can_late_chunk = "sentence-transformers/all-MiniLM-L6-v2+onnx-int8", 384, True
         def encode(self, texts, progress=None):
             v = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
             return v / np.linalg.norm(v, axis=1, keepdims=True)
+        def encode_spans(self, texts, spans):  # late sentence vectors, as the store was built
+            v = self.encode(texts)
+            return v, [[v[i]] * len(s) for i, s in enumerate(spans)]
 
     index = MilvusIndex(MilvusConn(sys.argv[1]), Stub(), for_writing=True)
     text = " ".join(f"Sentence {i} of the long report says the value was {i}." for i in range(6000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -174,3 +175,20 @@ def test_a_cited_sentence_with_a_negation_the_claim_drops_is_unsupported():
     offered = {1: "Seoul did not join the sanctions announced by Washington in March."}
     out = check(Claim("Seoul joined the sanctions announced by Washington in March.", [1]), offered, _sim, floor=0.45)
     assert not out.supported and "opposite" in out.reason and "not" in out.reason
+
+
+def test_claims_are_checked_against_sentences_embedded_alone_over_late_vectors(embedder):
+    """Over an index of late sentence vectors (read in their chunk's context) the verifier embeds the
+    offered sentences on their own; over separate ones it uses the stored vectors."""
+    from service.answerers.llm.answerer import LLMAnswerer
+
+    texts = ["The ministers met in Seoul on Tuesday.", "They agreed to share missile warning data from December."]
+    stored = [np.zeros(384, dtype=np.float32), np.zeros(384, dtype=np.float32)]  # stand-ins: no match at all
+    offered = [{"n": i + 1, "text": t, "vector": v} for i, (t, v) in enumerate(zip(texts, stored))]
+    encode = lambda t: embedder.encode([t], progress=False)[0]  # noqa: E731
+    many = lambda ts: embedder.encode(ts, progress=False)  # noqa: E731
+    late = LLMAnswerer(None, encode, encode_many=many, sentence_vectors="late").similarities(offered)
+    separate = LLMAnswerer(None, encode, encode_many=many, sentence_vectors="separate").similarities(offered)
+    sims = late("Missile warning data will be shared from December.")
+    assert sims[2] > 0.6 and sims[2] > sims[1]
+    assert separate("Missile warning data will be shared from December.") == {1: 0.0, 2: 0.0}
