@@ -117,11 +117,15 @@ class Preparer:
     def _late(self, pieces, chunk_texts: list[str], sentence_texts: list[str], encode, encode_spans):
         """Chunk vectors, and sentence vectors pooled from the chunk pass ("late chunking": one
         forward pass instead of two). A sentence is read in the first chunk that holds it; one cut
-        off by the model's window is embedded on its own."""
+        off by the model's window, or rewritten to stand alone (mentions.py: "Park briefed …" read as
+        "… Vice Foreign Minister Park Yoon-joo briefed …", which pooling cannot carry), is embedded on
+        its own: a question naming the office found that sentence only so (tests/service/pipeline)."""
         spans: list[list[tuple[int, int]]] = []
         where: list[tuple[int, int] | None] = []  # per sentence of sentence_texts: (chunk, span)
+        rewritten: list[bool] = []
         ci = 0
-        for doc, chunks, units, _alone, _match in pieces:
+        for doc, chunks, units, alone, _match in pieces:
+            rewritten.extend(a != doc.text[u.start:u.end] for u, a in zip(units, alone))
             owner: dict[Span, tuple[int, int]] = {}
             for ch in chunks:
                 prefix = len(chunk_texts[ci]) - len(ch.text)  # the title line before the chunk
@@ -137,7 +141,7 @@ class Preparer:
         sent_vecs = np.zeros((len(sentence_texts), chunk_vecs.shape[1]), dtype=np.float32)
         missing = []
         for i, w in enumerate(where):
-            v = span_vecs[w[0]][w[1]] if w is not None else None
+            v = span_vecs[w[0]][w[1]] if w is not None and not rewritten[i] else None
             if v is None:
                 missing.append(i)
             else:
