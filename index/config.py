@@ -49,7 +49,7 @@ class StoreConfig:
     nprobe: int
     quick_check_bytes: int
     late_sentences: bool | None  # sentence vectors pooled from the chunk pass; None: as the index was built
-    # (its manifest), late for a new index or a rebuild
+    # (its manifest), separate for a new index or a rebuild
     pooled_chunks: bool  # chunk vectors pooled from the sentence pass
     milvus: MilvusConfig  # where a Milvus store is (read when store is milvus)
 

@@ -41,12 +41,11 @@ class Settings(BaseSettings):
     # 0.9 (issue 26, `citeqa bench --part upload --upload-kb 550`, 2 AVX-512 cores): the upload 55.6 s
     # under a continuous asker, ask p95 277 ms against 105 idle (0.5: 93.6 s, p95 228 vs 87)
     upload_share: float = Field(0.9, gt=0, le=1)
-    # sentence vectors: "late" pools them from the chunk's pass (one model pass instead of two; ONNX
-    # backend only), "separate" embeds each sentence in a pass of its own; part of the index's manifest.
-    # "auto": an index keeps what it was built with (one built before late was the default takes
-    # uploads without a rebuild); a new index, or --rebuild, is late. Late is the default since issue 26
-    # measured it with the shipped readers (2 AVX2 cores): dev6 open ev5 0.961 -> 0.953, contains 0.718
-    # -> 0.717, false abstain 0.213 -> 0.208; team set accuracy 76.9 -> 79.5 %, the rest equal or better
+    # sentence vectors: "separate" embeds each sentence in a pass of its own; "late" pools them from the
+    # chunk's pass (one model pass instead of two, 1.75x the ingest; ONNX backend only); part of the
+    # index's manifest. "auto": an index keeps what it was built with, a new one (or --rebuild) is
+    # separate. Late is not the default: with the shipped readers dev6 and the team's answers held
+    # (README), but the team set's retrieval order fell under its floor (hybrid hit@1 0.897 < 0.95)
     sentence_vectors: Literal["auto", "separate", "late"] = "auto"
     # "pooled": a chunk's vector is the mean of its sentences' vectors (and its title's), so ingest runs
     # the model once over the text instead of twice (eval/bench/ingest.py); "separate": its own pass

@@ -45,12 +45,12 @@ _DEFAULTS = {"sentence_vectors": "separate", "chunk_vectors": "separate"}
 
 def late_sentences_for(found: dict | None, late_sentences: bool | None, rebuild: bool) -> bool:
     """The sentence-vector kind an index is opened with: the setting's when given (True/False); else
-    (None, "auto") the kind the index was built with, so an index built before late sentence vectors
-    were the default keeps taking writes, and late for a new index or a rebuild."""
+    (None, "auto") the kind the index was built with, so an index built with late vectors keeps taking
+    writes without the setting, and separate for a new index or a rebuild."""
     if late_sentences is not None:
         return late_sentences
     if rebuild or not found:
-        return True
+        return False
     return found.get("sentence_vectors", _DEFAULTS["sentence_vectors"]) == "late"
 
 

@@ -233,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.config import Settings
 
     s = Settings()
-    # the open rows' temporary indexes are new ones: "auto" gives them late sentence vectors, but pooled
-    # chunk vectors come with separate ones (index/preparing.py)
-    bar_key = near_key("separate" if s.sentence_vectors == "separate" or s.chunk_vectors == "pooled" else "late")
+    # the open rows' temporary indexes are new ones ("auto": separate sentence vectors); pooled chunk
+    # vectors always come with separate ones (index/preparing.py)
+    bar_key = near_key("late" if s.sentence_vectors == "late" and s.chunk_vectors != "pooled" else "separate")
     if args.near_only:
         return _near_only(args, held, cal, cal_path, bar_key)
     if args.setting in ("both", "closed"):

@@ -40,7 +40,7 @@ class HybridIndex(Preparer):
         for_writing: bool = False,
         rebuild: bool = False,
         quick_check_bytes: int = 512_000_000,
-        late_sentences: bool | None = None,  # None: as the index was built (a new one: late); True: late;
+        late_sentences: bool | None = None,  # None: as the index was built (a new one: separate); True: late;
         # False: separate; ignored where the embedder cannot
         pooled_chunks: bool = False,  # settings.chunk_vectors == "pooled" (index/preparing.py)
     ):

@@ -145,13 +145,13 @@ def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
     with pytest.raises(IndexMismatch, match="sentence_vectors"):
         HybridIndex(tmp_path / "late", embedder, for_writing=True, late_sentences=False)
     # "auto" (the service's default, late_sentences=None) follows what each index was built with, and a
-    # new index is late: an index built with separate vectors keeps taking writes after the default moved
+    # new index is separate: an index built late keeps taking writes without the setting
     sep = HybridIndex(tmp_path / "sep", embedder, create=True, for_writing=True, late_sentences=False)
     try:
         ingest(sep, seeds[:1], progress=False)
     finally:
         sep.close()
-    for name, kind in (("late", "late"), ("sep", "separate"), ("new", "late")):
+    for name, kind in (("late", "late"), ("sep", "separate"), ("new", "separate")):
         idx = HybridIndex(tmp_path / name, embedder, create=True, for_writing=True, late_sentences=None)
         try:
             assert idx.sentence_vector_kind() == kind
@@ -159,10 +159,10 @@ def test_an_index_with_late_sentence_vectors(tmp_path, embedder):
             assert idx.store.manifest()["sentence_vectors"] == kind
         finally:
             idx.close()
-    # a rebuild under "auto" makes it late
-    idx = HybridIndex(tmp_path / "sep", embedder, for_writing=True, rebuild=True, late_sentences=None)
+    # a rebuild under "auto" makes it separate
+    idx = HybridIndex(tmp_path / "late", embedder, for_writing=True, rebuild=True, late_sentences=None)
     try:
-        assert idx.sentence_vector_kind() == "late"
+        assert idx.sentence_vector_kind() == "separate"
     finally:
         idx.close()
 
@@ -173,9 +173,10 @@ def test_late_sentences_for():
     assert late_sentences_for({"sentence_vectors": "separate"}, True, False) is True  # the setting wins
     assert late_sentences_for({"sentence_vectors": "late"}, False, False) is False
     assert late_sentences_for({"sentence_vectors": "separate"}, None, False) is False
-    assert late_sentences_for({}, None, False) is True and late_sentences_for(None, None, False) is True
+    assert late_sentences_for({"sentence_vectors": "late"}, None, False) is True
+    assert late_sentences_for({}, None, False) is False and late_sentences_for(None, None, False) is False
     assert late_sentences_for({"embedding_model": "m"}, None, False) is False  # written before the key: separate
-    assert late_sentences_for({"sentence_vectors": "separate"}, None, True) is True
+    assert late_sentences_for({"sentence_vectors": "late"}, None, True) is False  # a rebuild: separate
 
 
 def test_int8_onnx_embedder_is_close_and_marked():

@@ -145,7 +145,7 @@ def test_late_sentence_vectors_get_their_own_near_sentence_bar(seed_engine):
     assert late.near_cosine == runner.model.calibration["open"]["near_cosine_late"]
     assert separate.near_cosine == runner.model.calibration["open"]["near_cosine"]
     assert late.with_threshold(0.5).near_cosine == late.near_cosine
-    # the engine reads the kind from the index's manifest (a new index under "auto" is late)
+    # the engine reads the kind from the index's manifest
     assert seed_engine.answerer.sentence_vectors == seed_engine.index.store.manifest()["sentence_vectors"]
 
 
