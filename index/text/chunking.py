@@ -43,10 +43,13 @@ def chunk_text(
     sizes: list[int] = []  # each unit counted once (counting is a third of the text steps' time)
     for span in sentences:
         n = count(text[span.start : span.end])
-        pieces = [span] if n <= max_tokens else split_long(text, span, max_tokens, count)
-        units.extend(pieces)
-        sizes.extend([n] if len(pieces) == 1 and pieces[0] == span else
-                     [count(text[p.start : p.end]) for p in pieces])
+        if n <= max_tokens:
+            units.append(span)
+            sizes.append(n)
+        else:
+            pieces = split_long(text, span, max_tokens, count)
+            units.extend(pieces)
+            sizes.extend(count(text[p.start : p.end]) for p in pieces)
     if not units:
         return []
 

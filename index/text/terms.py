@@ -44,7 +44,7 @@ def words(text: str) -> list[str]:
             tok = tok[:-2]
         if "-" in tok:
             out.extend(p for p in tok.split("-") if p and is_content_word(p))
-        elif tok not in STOPWORDS and (len(tok) > 1 or tok.isdigit()):  # is_content_word, inlined: per word
+        elif is_content_word(tok):
             out.append(tok)
     return out
 

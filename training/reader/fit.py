@@ -178,10 +178,15 @@ def _near_only(args, held: list[dict], cal: dict, cal_path: Path, bar_key: str) 
     print(f"{bar_key} {bar}")
     write_json_atomic(cal_path, cal)
     if not args.rows:
-        Path(".citeqa").mkdir(exist_ok=True)
-        Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+        _keep_rows(rows)
     print(f"wrote {cal_path}")
     return 0
+
+
+def _keep_rows(rows: list[dict]) -> None:
+    """The open rows, for a later --rows run (the gate re-fitted at another budget, the near bar)."""
+    Path(".citeqa").mkdir(exist_ok=True)
+    Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         cal[key][bar_key] = near_cosine(rows)
         print(key, json.dumps(cal[key], indent=1))
         if not args.rows:
-            Path(".citeqa").mkdir(exist_ok=True)
-            Path(".citeqa/fit_open_rows.json").write_text(json.dumps(rows))
+            _keep_rows(rows)
     cal["source"] = ("training/reader/fit.py on held-out SQuAD training articles "
                      f"({len(held)} articles kept out of training; seed {args.seed})")
     write_json_atomic(cal_path, cal)
