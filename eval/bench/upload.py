@@ -57,17 +57,15 @@ def run(engine, questions: list[str], n_bytes: int = 500_000, kind: str = "text"
     text = make_document(n_bytes, kind)
     _ask_times(engine, questions, None, top_k, 3)  # warm
     idle = _ask_times(engine, questions, None, top_k, idle_asks)
+    # the same upload with nobody asking: what "under load" is measured against
+    quiet: dict = {}
+    _upload(engine, text, quiet)
+    engine.delete_document("bench-upload")
     done = threading.Event()
     result: dict = {}
 
     def upload() -> None:
-        t0 = time.perf_counter()
-        try:
-            detail, _ = engine.add_document(DocumentIn(text=text, doc_id="bench-upload", title="Bench upload"))
-            result["chunks"] = detail.chunks
-        except Exception as exc:  # reported, not raised: the asks' figures still stand
-            result["error"] = f"{type(exc).__name__}: {exc}"
-        result["upload_s"] = round(time.perf_counter() - t0, 2)
+        _upload(engine, text, result)
         done.set()
 
     th = threading.Thread(target=upload, name="bench-upload")
@@ -76,16 +74,55 @@ def run(engine, questions: list[str], n_bytes: int = 500_000, kind: str = "text"
     th.join()
     engine.delete_document("bench-upload")
     idle_s, during_s = ms_stats(idle), ms_stats(during)
-    return {"bytes": len(text.encode()), "kind": kind, "top_k": top_k, **result,
-            "idle": {"asks": idle_s["n"], **idle_s}, "during": {"asks": during_s["n"], **during_s},
-            "p95_ratio": round(during_s["p95_ms"] / idle_s["p95_ms"], 2) if idle_s["p95_ms"] else None,
-            "target_ratio": 3.0}
+    out = {"bytes": len(text.encode()), "kind": kind, "top_k": top_k, **result,
+           "upload_idle_s": quiet.get("upload_s"),
+           "idle": {"asks": idle_s["n"], **idle_s}, "during": {"asks": during_s["n"], **during_s},
+           "p95_ratio": round(during_s["p95_ms"] / idle_s["p95_ms"], 2) if idle_s["p95_ms"] else None,
+           "target_ratio": 3.0}
+    if quiet.get("error") and not out.get("error"):
+        out["error"] = quiet["error"]
+    return out
+
+
+def _upload(engine, text: str, result: dict) -> None:
+    t0 = time.perf_counter()
+    try:
+        detail, _ = engine.add_document(DocumentIn(text=text, doc_id="bench-upload", title="Bench upload"))
+        result["chunks"] = detail.chunks
+    except Exception as exc:  # reported, not raised: the asks' figures still stand
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    result["upload_s"] = round(time.perf_counter() - t0, 2)
+
+
+# issue 26's targets: the upload under a continuous asker at most 60 s (for 550 KB) and under three times
+# its idle time; the asks' p95 during it at most 3x idle + 100 ms
+UPLOAD_LIMIT_S = 60.0
+UPLOAD_SLOWDOWN = 3.0
+P95_SLACK_MS = 100.0
+
+
+def targets(res: dict) -> list[list]:
+    """Pure: [target, measured, met] rows of an upload result (none for a failed upload)."""
+    if res.get("error") or res.get("upload_s") is None or not res["idle"].get("p95_ms"):
+        return []
+    kb = res["bytes"] / 1000
+    limit = res["target_ratio"] * res["idle"]["p95_ms"] + P95_SLACK_MS
+    rows = [[f"ask p95 during a {kb:.0f} KB upload <= {res['target_ratio']:g}x idle + {P95_SLACK_MS:.0f} ms "
+             f"({limit:.0f} ms)", res["during"]["p95_ms"], res["during"]["p95_ms"] <= limit],
+            [f"the {kb:.0f} KB upload under a continuous asker <= {UPLOAD_LIMIT_S:.0f} s", res["upload_s"],
+             res["upload_s"] <= UPLOAD_LIMIT_S]]
+    if res.get("upload_idle_s"):
+        ratio = round(res["upload_s"] / res["upload_idle_s"], 2)
+        rows.append([f"that upload <= {UPLOAD_SLOWDOWN:g}x its idle time ({res['upload_idle_s']} s)", ratio,
+                     ratio <= UPLOAD_SLOWDOWN])
+    return rows
 
 
 def report(res: dict) -> str:
     rows = [[phase, res[phase]["asks"], res[phase]["p50_ms"], res[phase]["p95_ms"]] for phase in ("idle", "during")]
-    head = (f"{res['bytes'] / 1000:.0f} KB ({res['kind']}) uploaded in {res.get('upload_s')} s, "
-            f"{res.get('chunks', '?')} chunks; p95 during / idle = {res['p95_ratio']} (target <= {res['target_ratio']})")
+    head = (f"{res['bytes'] / 1000:.0f} KB ({res['kind']}) uploaded in {res.get('upload_s')} s under a continuous "
+            f"asker ({res.get('upload_idle_s')} s with none), "
+            f"{res.get('chunks', '?')} chunks; ask p95 during / idle = {res['p95_ratio']}")
     if res.get("error"):
         head += f"; upload failed: {res['error']}"
     return head + "\n" + table(["asks", "n", "p50 ms", "p95 ms"], rows, "UPLOAD")

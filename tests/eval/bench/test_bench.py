@@ -186,6 +186,32 @@ def test_upload_document_maker_sizes_and_strips(tmp_path):
     assert "." not in bare and "," not in bare and len(bare) > 25_000
 
 
+def test_upload_part_times_the_upload_idle_and_under_asks_and_leaves_the_index_as_it_was(writable_engine):
+    from eval.bench import upload as bench_upload
+
+    before = {d.doc_id for d in writable_engine.index.store.documents()}
+    res = bench_upload.run(writable_engine, ["Who hosted the summit?", "When did missile data sharing start?"],
+                           n_bytes=6_000, idle_asks=3)
+    assert not res.get("error") and res["chunks"] > 0
+    assert res["upload_idle_s"] > 0 and res["upload_s"] > 0 and res["during"]["asks"] >= 5
+    assert {d.doc_id for d in writable_engine.index.store.documents()} == before
+    rows = bench_upload.targets(res)
+    assert len(rows) == 3 and all(isinstance(met, bool) for *_, met in rows)
+    assert "TARGETS" not in bench_upload.report(res) and "with none" in bench_upload.report(res)
+
+
+def test_upload_targets_follow_the_issue():
+    from eval.bench.upload import targets
+
+    res = {"bytes": 550_000, "upload_s": 59.0, "upload_idle_s": 30.0, "target_ratio": 3.0,
+           "idle": {"p95_ms": 200.0}, "during": {"p95_ms": 700.0}}
+    assert [met for *_, met in targets(res)] == [True, True, True]  # 700 <= 3 x 200 + 100
+    slow = {**res, "upload_s": 95.0, "during": {"p95_ms": 701.0}}
+    assert [met for *_, met in targets(slow)] == [False, False, False]  # 95 > 60 and > 3 x 30
+    assert targets({**res, "error": "disk full"}) == []
+    assert len(targets({**res, "upload_idle_s": None})) == 2
+
+
 def test_ingest_part_on_real_articles_reports_every_stage(embedder, tmp_path):
     import gzip
     import json
