@@ -84,12 +84,12 @@ class _RecordingEmbedder:
         self._embedder = embedder
         self._cache: dict[str, Any] = {}
 
-    def encode(self, texts: list[str], progress: bool | None = None):
+    def encode(self, texts: list[str], progress: bool | None = None, wide: bool = False):
         import numpy as np
 
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
-            for t, v in zip(todo, self._embedder.encode(todo, progress=False)):
+            for t, v in zip(todo, self._embedder.encode(todo, progress=False, wide=wide)):
                 self._cache[t] = v
         if not texts:
             return self._embedder.encode([], progress=False)

@@ -34,9 +34,11 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path = REPO_ROOT / ".citeqa" / "onnx"  # the exported model, made once
     # ONNX Runtime threads; 0: one per question in the service, all cores for `citeqa ingest`
     embed_threads: int = Field(0, ge=0, le=256)
-    # an uploaded document is embedded in slices of this many texts; a question waits for one slice
-    # at most (~8 texts: ~60 ms on 2 cores), never for the whole document
-    upload_embed_slice: int = Field(8, ge=1, le=1024)
+    # an uploaded document is embedded in slices of this many texts, longest first, on all the cores the
+    # questions' one thread leaves (service/pipeline/encoder.py); a question waits for one slice at most,
+    # never for the whole document. As many as a batch (embed_batch_size): the slices are the batches
+    # `citeqa ingest` runs, so an upload gets the same vectors
+    upload_embed_slice: int = Field(16, ge=1, le=1024)
     # while questions are being answered, an upload's embedding takes at most this share of the time;
     # 0.9 (issue 26, `citeqa bench --part upload --upload-kb 550`, 2 AVX-512 cores): the upload 55.6 s
     # under a continuous asker, ask p95 277 ms against 105 idle (0.5: 93.6 s, p95 228 vs 87)

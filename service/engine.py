@@ -12,7 +12,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from index.embedding.embedder import Embedder
+from index.embedding.embedder import Embedder, cores
 from index.stores.base import Index
 from index.stores.errors import IndexCorrupt, IndexReadOnly, IndexUnavailable
 from index.stores.factory import open_index
@@ -118,9 +118,10 @@ class Engine:
     def load(cls, settings: Settings, ingest_if_needed: bool = False, embedder: Embedder | None = None,
              mode: str = "hybrid") -> "Engine":
         try:
-            # One ONNX thread per question: the load benchmark serves as many questions per second
-            # as with two, on half the CPU and with a lower p95 (README); `citeqa ingest` uses all cores.
-            embedder = embedder or Embedder.from_config(settings.embedder_config(), threads=1)
+            # One ONNX thread per question (as many questions/s as two, on half the CPU: README); an
+            # upload, like `citeqa ingest`, uses all cores (bulk threads: this process's share of them)
+            embedder = embedder or Embedder.from_config(settings.embedder_config(), threads=1,
+                                                        bulk_threads=max(1, cores() // settings.workers))
         except (OSError, ValueError) as exc:
             raise EngineError(f"cannot load the embedding model: {exc}") from exc
         try:

@@ -22,7 +22,8 @@ class Embedder:
     """Normalized embeddings; `encode` is safe to call from several threads (one at a time)."""
 
     def __init__(self, model_path: Path | str, model_name: str = "", batch_size: int = 32, quantize: bool = False,
-                 backend: str = "auto", onnx_cache_dir: Path | str | None = None, threads: int = 0):
+                 backend: str = "auto", onnx_cache_dir: Path | str | None = None, threads: int = 0,
+                 bulk_threads: int = 0):
         self.model_path = Path(model_path)
         if not (self.model_path / "config.json").exists() and not (self.model_path / "modules.json").exists():
             raise FileNotFoundError(f"no sentence-transformers model in {self.model_path}")
@@ -43,8 +44,8 @@ class Embedder:
 
             cache = Path(onnx_cache_dir) if onnx_cache_dir else self.model_path.parent / ".onnx"
             try:
-                self._onnx = OnnxEncoder(self.model_path, cache, threads=threads or _cores(), quantize=quantize,
-                                         st_model=self._st)
+                self._onnx = OnnxEncoder(self.model_path, cache, threads=threads or cores(), quantize=quantize,
+                                         st_model=self._st, bulk_threads=bulk_threads)
                 self.dim, self.max_seq_length = self._onnx.dim, self._onnx.max_length
                 self.backend = "onnx"
                 if quantize and not self.model_name.endswith("+onnx-int8"):  # a name given whole is kept
@@ -81,10 +82,12 @@ class Embedder:
         return self._model
 
     @classmethod
-    def from_config(cls, cfg: EmbedderConfig, threads: int = 0) -> "Embedder":
-        """`threads`: ONNX Runtime threads when cfg.threads leaves it open (0: all cores)."""
+    def from_config(cls, cfg: EmbedderConfig, threads: int = 0, bulk_threads: int = 0) -> "Embedder":
+        """`threads`: ONNX Runtime threads when cfg.threads leaves it open (0: all cores);
+        `bulk_threads`: those of bulk work (`wide` calls, calls of many batches; 0: `threads`)."""
         return cls(cfg.model_path, cfg.model_name, cfg.batch_size, quantize=cfg.quantize, backend=cfg.backend,
-                   onnx_cache_dir=cfg.onnx_cache_dir, threads=cfg.threads or threads)
+                   onnx_cache_dir=cfg.onnx_cache_dir, threads=cfg.threads or threads,
+                   bulk_threads=cfg.threads or bulk_threads)
 
     @property
     def batch_dependent(self) -> bool:
@@ -96,23 +99,24 @@ class Embedder:
     def can_late_chunk(self) -> bool:
         return self._onnx is not None
 
-    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], wide: bool = False):
         """(text vectors, span vectors per text; None where truncation cut a span): ONNX only."""
         with self._lock:
-            return self._onnx.encode_spans(texts, spans, self.batch_size)
+            return self._onnx.encode_spans(texts, spans, self.batch_size, wide=wide)
 
     @property
     def tokenizer(self):
         return self._onnx.tokenizer if self._onnx is not None else self._st().tokenizer
 
-    def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
+    def encode(self, texts: list[str], progress: bool | None = None, wide: bool = False) -> np.ndarray:
+        """Unit vectors of `texts`; `wide`: bulk work (a slice of an upload), run on the bulk threads."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if progress is None:
             progress = sys.stderr.isatty() and len(texts) > self.batch_size
         with self._lock:
             if self._onnx is not None:
-                return self._onnx.encode(texts, self.batch_size, progress)
+                return self._onnx.encode(texts, self.batch_size, progress, wide=wide)
             vecs = self._st().encode(
                 texts,
                 batch_size=self.batch_size,
@@ -123,7 +127,7 @@ class Embedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def _cores() -> int:
+def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -79,9 +79,12 @@ def load_tokenizer(model_dir: Path):
 
 
 class OnnxEncoder:
-    def __init__(self, model_dir: Path, cache_dir: Path, threads: int, quantize: bool = False, st_model=None):
+    def __init__(self, model_dir: Path, cache_dir: Path, threads: int, quantize: bool = False, st_model=None,
+                 bulk_threads: int = 0):
         """`st_model`: a callable giving the loaded SentenceTransformer, needed only to export the
-        graph once; a cached export runs without it."""
+        graph once; a cached export runs without it. `bulk_threads` (0: `threads`): the threads of
+        bulk work (`wide` calls, and calls of many batches), where a service answers each question
+        on one thread but an upload should use the cores the questions leave idle."""
         try:
             import onnxruntime as ort  # noqa: F401
         except ImportError as exc:
@@ -104,8 +107,11 @@ class OnnxEncoder:
         # A call of many batches runs them on `threads` one-thread sessions side by side: on 2 cores
         # that embedded the real-article corpus 7-15 % faster than one 2-thread session (eval/bench/
         # embed_passes.py), each tokenising while the other runs. One batch keeps the wide session.
-        self.workers = self.threads
+        self.bulk_threads = max(self.threads, bulk_threads)
+        self.workers = self.bulk_threads
         self._singles: list | None = None
+        self._wide = None  # the bulk_threads session of `wide` single-batch calls, made on first use
+        self._wide_lock = threading.Lock()
         self._tokenize_lock = threading.Lock()  # a fast tokenizer is reconfigured on every call
 
     def _session(self, threads: int, path: Path | None = None):
@@ -190,7 +196,16 @@ class OnnxEncoder:
             raise Unsupported(f"int8 quantization failed: {exc}") from exc
         return dst
 
-    def _passes(self, texts: list[str], batch_size: int, progress: bool = False, offsets: bool = False):
+    def _wide_session(self):
+        if self.bulk_threads <= self.threads:
+            return self.session
+        with self._wide_lock:
+            if self._wide is None:
+                self._wide = self._session(self.bulk_threads)
+        return self._wide
+
+    def _passes(self, texts: list[str], batch_size: int, progress: bool = False, offsets: bool = False,
+                wide: bool = False):
         """Forward passes over `texts` sorted by length (similar lengths pad less): yields, per batch,
         in order, (indices into texts, the tokenizer's output, the token states, the pooled text vectors).
         A batch's vectors do not depend on which session ran it (the same batches either way)."""
@@ -219,8 +234,9 @@ class OnnxEncoder:
 
         try:
             if self.workers <= 1 or len(starts) < 2:
+                session = self._wide_session() if wide else self.session
                 for i in starts:
-                    yield one(i, self.session)
+                    yield one(i, session)
                     bar and bar.update()
                 return
             yield from self._side_by_side(one, starts, bar)
@@ -257,23 +273,23 @@ class OnnxEncoder:
                 yield pending.popleft().result()
                 bar and bar.update()
 
-    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int, progress: bool = False, wide: bool = False) -> np.ndarray:
         assert texts, "encode() needs at least one text"
         out: np.ndarray | None = None
-        for idx, _, _, vecs in self._passes(texts, batch_size, progress):
+        for idx, _, _, vecs in self._passes(texts, batch_size, progress, wide=wide):
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
         return out
 
-    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int, wide: bool = False
                      ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
         """Each text's vector and, from the same forward pass, a vector for each of its character
         spans: the mean of the span's token states ("late chunking": a sentence read in its chunk's
         context, without a pass of its own). A span whose tokens were cut off by truncation is None."""
         out: np.ndarray | None = None
         span_out: list[list[np.ndarray | None]] = [[] for _ in texts]
-        for idx, enc, hidden, vecs in self._passes(texts, batch_size, offsets=True):
+        for idx, enc, hidden, vecs in self._passes(texts, batch_size, offsets=True, wide=wide):
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[idx] = vecs
