@@ -104,7 +104,7 @@ class OnnxEncoder:
         self.threads = max(1, threads)
         self.session = self._session(self.threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
-        # A call of many batches runs them on `threads` one-thread sessions side by side: on 2 cores
+        # A call of many batches runs them on `bulk_threads` one-thread sessions side by side: on 2 cores
         # that embedded the real-article corpus 7-15 % faster than one 2-thread session (eval/bench/
         # embed_passes.py), each tokenising while the other runs. One batch keeps the wide session.
         self.bulk_threads = max(self.threads, bulk_threads)
