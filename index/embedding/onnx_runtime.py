@@ -104,14 +104,12 @@ class OnnxEncoder:
         self.threads = max(1, threads)
         self.session = self._session(self.threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
-        # A call of many batches runs them on `bulk_threads` one-thread sessions side by side: on 2 cores
+        # A call of many batches runs them on `workers` one-thread sessions side by side: on 2 cores
         # that embedded the real-article corpus 7-15 % faster than one 2-thread session (eval/bench/
         # embed_passes.py), each tokenising while the other runs. One batch keeps the wide session.
-        self.bulk_threads = max(self.threads, bulk_threads)
-        self.workers = self.bulk_threads
+        self.workers = max(self.threads, bulk_threads)  # the bulk threads
         self._singles: list | None = None
-        self._wide = None  # the bulk_threads session of `wide` single-batch calls, made on first use
-        self._wide_lock = threading.Lock()
+        self._wide = None  # the `workers`-thread session of `wide` single-batch calls, made on first use
         self._tokenize_lock = threading.Lock()  # a fast tokenizer is reconfigured on every call
 
     def _session(self, threads: int, path: Path | None = None):
@@ -197,11 +195,11 @@ class OnnxEncoder:
         return dst
 
     def _wide_session(self):
-        if self.bulk_threads <= self.threads:
+        """The session of bulk work; callers are serialised by the Embedder, as for `_singles`."""
+        if self.workers <= self.threads:
             return self.session
-        with self._wide_lock:
-            if self._wide is None:
-                self._wide = self._session(self.bulk_threads)
+        if self._wide is None:
+            self._wide = self._session(self.workers)
         return self._wide
 
     def _passes(self, texts: list[str], batch_size: int, progress: bool = False, offsets: bool = False,

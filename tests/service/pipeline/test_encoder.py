@@ -53,7 +53,7 @@ def test_a_service_embedder_answers_on_one_thread_and_uploads_on_all(seed_settin
         try:
             onnx = engine.embedder._onnx
             bulk = max(1, cores() // workers)
-            assert onnx.session.get_session_options().intra_op_num_threads == 1 and onnx.bulk_threads == bulk
+            assert onnx.session.get_session_options().intra_op_num_threads == 1 and onnx.workers == bulk
             engine.encoder.encode_bulk(TEXTS[:4])  # one batch: the bulk session
             if bulk > 1:
                 assert onnx._wide.get_session_options().intra_op_num_threads == bulk
